@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from watcher.config import RuleConfig
+from watcher.diff import word_diff
+from watcher.model import Change, Entry, Kind, StoredEntry
+from watcher.rules import Ruleset, parse_keyword
+
+
+def ruleset(*rules: dict[str, Any], default_notify: tuple[str, ...] = ("console",)) -> Ruleset:
+    return Ruleset([RuleConfig(**r) for r in rules], default_notify)
+
+
+def new(text: str, title: str = "") -> Change:
+    return Change(Kind.NEW, "k", Entry(title, text))
+
+
+def updated(old: str, new_text: str) -> Change:
+    before = StoredEntry(1, "k", "", old, 0)
+    return Change(Kind.UPDATED, "k", Entry("", new_text), before, word_diff(old, new_text))
+
+
+# (keyword, text, matches?) — the keyword semantics the README documents.
+KEYWORD_CASES = [
+    ("Putin", "Putin said", True),
+    ("Putin", "PUTIN said", True),
+    ("Putin", "putin said", True),
+    ("Putin", "Putin's army", True),
+    ("Putin", "Putin’s army", True),
+    ("Putin", "the anti-Putin camp", True),
+    ("Putin", "Vladimir Putin.", True),
+    ("Putin", "Putinism is rising", False),
+    ("Putin", "an input", False),
+    ("Putin*", "Putinism is rising", True),
+    ("Putin*", "Putin said", True),
+    ("Putin*", "the Put in", False),
+    ("Riyadh", "a Riyadh-based firm", True),
+    ("Riyadh", "Riyadhs", False),
+    ("Zelensky", "Zelenský spoke", True),
+    ("Zelenský", "ZELENSKY spoke", True),
+    ("São Paulo", "in Sao Paulo today", True),
+    ("Nato", "NATO headquarters", True),
+    ("Saudi capital", "the Saudi capital Riyadh", True),
+    ("Saudi capital", "the Saudi\n   capital", True),
+    ("Saudi capital", "the Saudi\tcapital", True),
+    ("Saudi capital", "Saudi. Capital", False),
+    ("Saudi capital", "capital Saudi", False),
+    ("peace talks", "peace-talks", False),
+    ("Riyadh-based", "Riyadh–based", True),
+    ("Putin's", "Putin’s call", True),
+    ("Saudi Arab*", "Saudi Arabian envoy", True),
+    ("defence spending", "defence  spending rose", True),
+]
+
+
+@pytest.mark.parametrize(("keyword", "text", "expected"), KEYWORD_CASES)
+def test_keyword_semantics(keyword: str, text: str, expected: bool) -> None:
+    event = ruleset({"name": "r", "keywords": [keyword]}).tag(new(text), "s")
+    assert (event.tags == ("r",)) is expected
+
+
+def test_matched_spans_point_at_the_words() -> None:
+    text = "Talks in Riyadh: Putin’s envoy met the Saudi  capital's hosts."
+    event = ruleset(
+        {"name": "putin", "keywords": ["Putin"]},
+        {"name": "saudi", "keywords": ["Riyadh", "Saudi capital"]},
+    ).tag(new(text), "s")
+    assert event.tags == ("putin", "saudi")
+    assert [(m.rule, m.text) for m in event.matches] == [
+        ("putin", "Putin"),
+        ("saudi", "Riyadh"),
+        ("saudi", "Saudi  capital"),
+    ]
+    assert all(text[m.start : m.end] == m.text for m in event.matches)
+
+
+@pytest.mark.parametrize("keyword", ["", "  ", "--", "C++", "Pu*tin", "#hashtag"], ids=repr)
+def test_keywords_that_cannot_match_are_rejected(keyword: str) -> None:
+    with pytest.raises(ValueError):
+        parse_keyword(keyword)
+
+
+def test_all_and_none() -> None:
+    rules = ruleset({"name": "talks", "keywords": ["Putin"], "all": ["Trump"], "none": ["Biden"]})
+    assert rules.tag(new("Putin and Trump spoke."), "s").tags == ("talks",)
+    assert rules.tag(new("Putin spoke."), "s").tags == ()
+    assert rules.tag(new("Putin and Trump spoke, unlike Biden."), "s").tags == ()
+
+
+def test_regex_is_a_trigger_too() -> None:
+    rules = ruleset({"name": "money", "regex": r"[£$€]\d+(bn|mn)"})
+    event = rules.tag(new("the £900mn the US has invested"), "s")
+    assert event.tags == ("money",)
+    assert [m.text for m in event.matches] == ["£900mn"]
+
+
+def test_update_fires_only_on_changed_text() -> None:
+    old = "Putin spoke to Trump on Wednesday."
+    rules = ruleset(
+        {"name": "putin", "keywords": ["Putin"]}, {"name": "riyadh", "keywords": ["Riyadh"]}
+    )
+    unrelated = rules.tag(updated(old, old + " Talks will be held in Riyadh."), "s")
+    assert unrelated.tags == ("riyadh",)
+    relevant = rules.tag(updated(old, old + " Putin also called Macron."), "s")
+    assert relevant.tags == ("putin",)
+    (match,) = relevant.matches
+    assert match.start > len(old) and match.text == "Putin"
+
+
+def test_update_that_deletes_a_keyword_fires() -> None:
+    rules = ruleset({"name": "putin", "keywords": ["Putin"]})
+    event = rules.tag(updated("Putin and Trump spoke.", "Trump spoke."), "s")
+    assert event.tags == ("putin",)
+    assert event.matches[0].old
+
+
+def test_match_whole_fires_on_any_update() -> None:
+    old = "Putin spoke to Trump on Wednesday."
+    rules = ruleset({"name": "putin", "keywords": ["Putin"], "match": "whole"})
+    assert rules.tag(updated(old, old + " More soon."), "s").tags == ("putin",)
+
+
+def test_on_and_sources_filters() -> None:
+    rules = ruleset(
+        {"name": "gone", "keywords": ["Putin"], "on": ["removed"]},
+        {"name": "bbc", "keywords": ["Putin"], "sources": ["bbc"]},
+    )
+    assert rules.tag(new("Putin spoke."), "guardian").tags == ()
+    assert rules.tag(new("Putin spoke."), "bbc").tags == ("bbc",)
+    removed = Change(Kind.REMOVED, "k", Entry("", "Putin spoke."))
+    assert rules.tag(removed, "guardian").tags == ("gone",)
+
+
+def test_channels_are_the_union_of_the_fired_rules() -> None:
+    rules = ruleset(
+        {"name": "a", "keywords": ["Putin"], "notify": ["slack"]},
+        {"name": "b", "keywords": ["Riyadh"], "notify": ["email", "slack"]},
+        {"name": "c", "keywords": ["Kyiv"]},
+    )
+    assert rules.tag(new("Putin in Riyadh."), "s").channels == ("slack", "email")
+    assert rules.tag(new("Kyiv."), "s").channels == ("console",)
+    assert rules.tag(new("Nothing here."), "s", source_notify=["ops"]).channels == ("ops",)
+
+
+def test_many_rules_one_matcher() -> None:
+    # A thousand rules: each still fires on its own word and only on it.
+    rules = ruleset(
+        *({"name": f"r{i}", "keywords": [f"word{i}", f"phrase {i}"]} for i in range(1000))
+    )
+    event = rules.tag(new("Here word17 and phrase 998 appear, not word17x."), "s")
+    assert event.tags == ("r17", "r998")

@@ -1,0 +1,149 @@
+"""The command line: `watcher run | check | validate | replay`.
+
+Exit status: 0 success; 2 a config error; 3 some source failed (`check`); 1 anything
+else that stops the command, such as an unusable state database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from watcher import __version__, log
+from watcher.config import Config, ConfigError, load, locate
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_SOURCE = 0, 1, 2, 3
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load(args.config)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from watcher.daemon import Daemon
+    from watcher.store import Store
+
+    config = _config(args)
+    store = Store(config.state_url)
+    try:
+        asyncio.run(Daemon(config, store).run())
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from watcher.daemon import build_channels
+    from watcher.notify.outbox import Outbox
+    from watcher.notify.render import render_diff
+    from watcher.pipeline import Pipeline
+    from watcher.store import Store
+
+    config = _config(args)
+    out = sys.stdout
+    # With --json, stdout carries the JSON lines alone; console alerts go to stderr.
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        store = Store(config.state_url)
+        try:
+            results = asyncio.run(Pipeline(config, store).poll_all())
+            Outbox(store, build_channels(config)).drain(due_only=False)
+        finally:
+            store.close()
+    if args.json:
+        for result in results:
+            for alert in result.alerts:
+                line = {
+                    "kind": alert.kind.value,
+                    "source": alert.source,
+                    "entry": alert.key,
+                    "title": alert.title,
+                    "tags": list(alert.tags),
+                    "diff": render_diff(alert.diff) if alert.diff else None,
+                }
+                out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        out.flush()
+    return EXIT_SOURCE if any(r.error for r in results) else EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    config = _config(args)
+    print(
+        f"{locate(args.config)}: ok ({len(config.sources)} sources, {len(config.rules)} rules, "
+        f"{len(config.channels)} channels)"
+    )
+    return EXIT_OK
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from watcher.replay import replay
+
+    if args.speed <= 0:
+        print("watcher: --speed must be above 0", file=sys.stderr)
+        return EXIT_CONFIG
+    explicit = args.config or None
+    base = load(explicit) if explicit or locate(None).exists() else Config()
+    return asyncio.run(replay(Path(args.file), args.speed, base))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="watcher",
+        description="Watch live blogs and feeds; alert on new and changed entries that match "
+        "your rules.",
+    )
+    parser.add_argument("--version", action="version", version=f"watcher {__version__}")
+    parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="default: info for run and replay, warning for the others",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(
+        name: str, func: Callable[[argparse.Namespace], int], help: str
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.add_argument(
+            "-c",
+            "--config",
+            help="config file (default: $WATCHER_CONFIG, then ./config/watcher.yaml)",
+        )
+        sub.set_defaults(func=func)
+        return sub
+
+    command("run", cmd_run, "run the daemon: poll every source on its interval and send alerts")
+    check = command("check", cmd_check, "poll every source once, send alerts, exit")
+    check.add_argument(
+        "--json", action="store_true", help="print each event as a JSON line on stdout"
+    )
+    command("validate", cmd_validate, "check a config file and report every problem")
+    replay = command("replay", cmd_replay, "play a seed live blog as if it were written live")
+    replay.add_argument("file", help="a live blog in the plain-text seed format")
+    replay.add_argument(
+        "--speed", type=float, default=1.0, help="how many times faster than one entry a minute"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from watcher.store import StoreError
+
+    args = build_parser().parse_args(argv)
+    log.setup(args.log_level or ("info" if args.command in ("run", "replay") else "warning"))
+    try:
+        code: int = args.func(args)
+        return code
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_CONFIG
+    except StoreError as exc:
+        print(f"watcher: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130

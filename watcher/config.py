@@ -1,0 +1,320 @@
+"""The config file: YAML with line numbers, validated by pydantic, cross-checked.
+
+Every problem becomes one line `file:line: key.path: message`, so that a broken config is
+reported where it is broken, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from watcher.model import Kind
+from watcher.rules import parse_keyword
+from watcher.sources import AnySourceConfig
+from watcher.units import Duration
+
+DEFAULT_PATH = Path("config/watcher.yaml")
+CONSOLE = "console"
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    """One or more problems, each already formatted as `file:line: key: message`."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def expand_env(value: str) -> str:
+    """Replaces `${NAME}` and `${NAME:-default}`; an unset NAME without default is an error."""
+
+    def sub(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(2)
+        found = os.environ.get(name)
+        if found is None:
+            if default is None:
+                raise ValueError(f"environment variable {name} is not set")
+            return default
+        return found
+
+    return _ENV.sub(sub, value)
+
+
+def env_names(value: str) -> list[str]:
+    return [m.group(1) for m in _ENV.finditer(value)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChannelConfig(_Model):
+    """Where alerts go: one or more Apprise URLs, `${ENV}` expanded."""
+
+    urls: list[str] = Field(min_length=1)
+    # The URLs as written, with ${VARS} unexpanded: safe to show.
+    _written: list[str] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_url(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"urls": [value]}
+        if isinstance(value, dict) and "url" in value:
+            value = dict(value)
+            url = value.pop("url")
+            value["urls"] = [url] if isinstance(url, str) else url
+        return value
+
+    @field_validator("urls")
+    @classmethod
+    def _expand(cls, urls: list[str]) -> list[str]:
+        from watcher.notify.channels import check_url
+
+        out = []
+        for url in urls:
+            expanded = expand_env(url)
+            problem = check_url(expanded)
+            if problem:
+                raise ValueError(f"{problem}: {url}")
+            out.append(expanded)
+        return out
+
+
+class RuleConfig(_Model):
+    name: str = Field(min_length=1)
+    keywords: list[str] = []
+    all: list[str] = []
+    none: list[str] = []
+    regex: str | None = None
+    on: list[Kind] = [Kind.NEW, Kind.UPDATED]
+    sources: list[str] = []
+    notify: list[str] | None = None
+    match: Literal["changed", "whole"] = "changed"
+
+    @field_validator("keywords", "all", "none", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("keywords", "all", "none")
+    @classmethod
+    def _parse(cls, keywords: list[str]) -> list[str]:
+        for keyword in keywords:
+            parse_keyword(keyword)
+        return keywords
+
+    @field_validator("regex")
+    @classmethod
+    def _compile(cls, regex: str | None) -> str | None:
+        if regex is not None:
+            try:
+                re.compile(regex)
+            except re.error as exc:
+                raise ValueError(f"invalid regex: {exc}") from None
+        return regex
+
+
+class Config(_Model):
+    state: str = "watcher.db"
+    interval: Duration = Field(default=60.0, gt=0)
+    jitter: Duration | None = None
+    notify: list[str] = [CONSOLE]
+    sources: list[AnySourceConfig] = []
+    channels: dict[str, ChannelConfig] = {}
+    rules: list[RuleConfig] = []
+
+    _path: Path = PrivateAttr(default=Path("watcher.yaml"))
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder that relative paths in the config resolve against."""
+        return self._path.parent
+
+    @property
+    def state_url(self) -> str:
+        state = expand_env(self.state)
+        if "://" in state:
+            return state
+        path = Path(state).expanduser()
+        if not path.is_absolute():
+            path = self.base_dir / path
+        return f"sqlite:///{path}"
+
+    def interval_of(self, source: AnySourceConfig) -> float:
+        return source.interval if source.interval is not None else self.interval
+
+    def jitter_of(self, source: AnySourceConfig) -> float:
+        """Jitter spreads polls out; by default a tenth of the interval, at most 30 s."""
+        if source.jitter is not None:
+            return source.jitter
+        if self.jitter is not None:
+            return self.jitter
+        return min(self.interval_of(source) * 0.1, 30.0)
+
+    def source(self, name: str) -> AnySourceConfig:
+        return next(s for s in self.sources if s.name == name)
+
+
+def locate(explicit: str | os.PathLike[str] | None) -> Path:
+    """`-c`, then $WATCHER_CONFIG, then ./config/watcher.yaml."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("WATCHER_CONFIG")
+    return Path(env) if env else DEFAULT_PATH
+
+
+def load(explicit: str | os.PathLike[str] | None = None) -> Config:
+    path = locate(explicit)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: config file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read config: {exc}"]) from None
+    return parse(text, path)
+
+
+def parse(text: str, path: Path) -> Config:
+    data, lines = _load_yaml(text, path)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}:1: the config must be a mapping of keys to values"])
+    data.setdefault("channels", {})
+    if isinstance(data["channels"], dict):
+        data["channels"].setdefault(CONSOLE, "console://")
+
+    def where(loc: tuple[str | int, ...]) -> str:
+        for n in range(len(loc), -1, -1):
+            if loc[:n] in lines:
+                return f"{path}:{lines[loc[:n]]}"
+        return f"{path}:1"
+
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(
+            [_describe(where, tuple(err["loc"]), err) for err in exc.errors()]
+        ) from None
+    problems = [f"{where(loc)}: {_dotted(loc)}: {msg}" for loc, msg in _cross_check(config)]
+    if problems:
+        raise ConfigError(problems)
+    config._path = path.resolve()
+    return config
+
+
+def _load_yaml(text: str, path: Path) -> tuple[Any, dict[tuple[str | int, ...], int]]:
+    """The YAML data, and the line of every key and item in it."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{path}:{line}: YAML syntax error: {problem}"]) from None
+    finally:
+        loader.dispose()
+
+    lines: dict[tuple[str | int, ...], int] = {}
+
+    def walk(n: yaml.Node, loc: tuple[str | int, ...]) -> None:
+        lines.setdefault(loc, n.start_mark.line + 1)
+        if isinstance(n, yaml.MappingNode):
+            for key, value in n.value:
+                if isinstance(key, yaml.ScalarNode):
+                    lines.setdefault((*loc, key.value), key.start_mark.line + 1)
+                    walk(value, (*loc, key.value))
+        elif isinstance(n, yaml.SequenceNode):
+            for i, item in enumerate(n.value):
+                walk(item, (*loc, i))
+
+    if node is not None:
+        walk(node, ())
+    return data, lines
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _known_keys() -> set[str]:
+    from watcher.sources import KINDS
+
+    models: list[type[BaseModel]] = [Config, RuleConfig, ChannelConfig]
+    models += [model for model, _ in KINDS.values()]
+    return {name for m in models for name in m.model_fields} | {"url"}
+
+
+def _describe(where: Any, loc: tuple[str | int, ...], err: Any) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        close = difflib.get_close_matches(key, sorted(_known_keys()), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        return f"{where(loc)}: {_dotted(loc)}: unknown key '{key}'{hint}"
+    if kind == "missing":
+        return f"{where(loc[:-1])}: {_dotted(loc[:-1])}: missing required key '{loc[-1]}'"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return f"{where(loc)}: {_dotted(loc)}: {msg[:1].lower()}{msg[1:]}"
+
+
+@dataclass(frozen=True)
+class _Names:
+    kind: str
+    known: set[str]
+
+    def check(self, loc: tuple[str | int, ...], names: list[str]) -> Iterator[tuple[Any, str]]:
+        for i, name in enumerate(names):
+            if name not in self.known:
+                close = difflib.get_close_matches(name, sorted(self.known), n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                yield (*loc, i), f"unknown {self.kind} '{name}'{hint}"
+
+
+def _cross_check(config: Config) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    channels = _Names("channel", set(config.channels))
+    sources = _Names("source", {s.name for s in config.sources})
+    yield from channels.check(("notify",), config.notify)
+    seen: set[str] = set()
+    for i, source in enumerate(config.sources):
+        if source.name in seen:
+            yield ("sources", i, "name"), f"duplicate source name '{source.name}'"
+        seen.add(source.name)
+        yield from channels.check(("sources", i, "notify"), source.notify)
+    seen = set()
+    for i, rule in enumerate(config.rules):
+        if rule.name in seen:
+            yield ("rules", i, "name"), f"duplicate rule name '{rule.name}'"
+        seen.add(rule.name)
+        if not rule.keywords and not rule.regex:
+            yield ("rules", i), "a rule needs keywords or a regex"
+        yield from channels.check(("rules", i, "notify"), rule.notify or [])
+        yield from sources.check(("rules", i, "sources"), rule.sources)

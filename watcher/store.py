@@ -1,0 +1,620 @@
+"""The store: sources, entries, every revision, events and the delivery outbox.
+
+SQLAlchemy Core over SQLite (WAL) by default. A poll's snapshot, its events and their
+pending deliveries are written in one transaction: a crash before the commit loses
+nothing (the next poll sees the same change again), and a crash after it makes no second
+event (the change is already stored). Deliveries are sent after the commit, from the
+outbox, and marked done one by one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from watcher.diff import Comparison
+from watcher.model import Event, Kind, Match, StoredEntry, document
+from watcher.sources.base import Target
+
+SCHEMA_VERSION = 1
+
+metadata = sa.MetaData()
+
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+sources = sa.Table(
+    "sources",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(512), nullable=False, unique=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("location", sa.Text, nullable=False),
+    sa.Column("etag", sa.Text),
+    sa.Column("last_modified", sa.Text),
+    sa.Column("content_hash", sa.String(64)),
+    sa.Column("baselined", sa.Boolean, nullable=False, default=False),
+    sa.Column("last_poll_at", sa.Float),
+    sa.Column("last_success_at", sa.Float),
+    sa.Column("last_change_at", sa.Float),
+    sa.Column("last_error", sa.Text),
+    sa.Column("last_error_at", sa.Float),
+    sa.Column("failures", sa.Integer, nullable=False, default=0),
+)
+
+entries = sa.Table(
+    "entries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("source_id", sa.ForeignKey("sources.id"), nullable=False),
+    sa.Column("key", sa.String(512), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("url", sa.Text),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("first_seen", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("removed_at", sa.Float),
+    sa.UniqueConstraint("source_id", "key"),
+)
+sa.Index("entries_active", entries.c.source_id, entries.c.removed_at)
+
+revisions = sa.Table(
+    "revisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("entry_id", sa.ForeignKey("entries.id"), nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.UniqueConstraint("entry_id", "revision"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("source_id", sa.ForeignKey("sources.id"), nullable=False),
+    sa.Column("entry_id", sa.ForeignKey("entries.id"), nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("tags", sa.Text, nullable=False),
+    sa.Column("matches", sa.Text, nullable=False),
+    sa.Column("diff", sa.Text),
+)
+sa.Index("events_source", events.c.source_id, events.c.created_at)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("event_id", sa.ForeignKey("events.id"), nullable=False),
+    sa.Column("channel", sa.String(128), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending, done, failed
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", sa.Float, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("done_at", sa.Float),
+    sa.UniqueConstraint("event_id", "channel"),
+)
+sa.Index("deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
+
+
+class StoreError(Exception):
+    """The store cannot be used; the message says why, in words an operator can act on."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    id: int
+    name: str
+    etag: str | None
+    last_modified: str | None
+    content_hash: str | None
+    baselined: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """An event as channels render it, built from a fresh Event or from the store."""
+
+    source: str
+    kind: Kind
+    key: str
+    title: str
+    body: str
+    url: str | None
+    tags: tuple[str, ...]
+    matches: tuple[Match, ...]
+    diff: tuple[tuple[int, str], ...]
+    created_at: float
+    event_id: int | None = None
+
+    @property
+    def document(self) -> str:
+        return document(self.title, self.body)
+
+    @classmethod
+    def of(cls, event: Event, source: str, created_at: float, event_id: int | None) -> Alert:
+        change = event.change
+        return cls(
+            source=source,
+            kind=change.kind,
+            key=change.key,
+            title=change.entry.title,
+            body=change.entry.body,
+            url=change.entry.url,
+            tags=event.tags,
+            matches=event.matches,
+            diff=change.diff,
+            created_at=created_at,
+            event_id=event_id,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    channel: str
+    attempts: int
+    alert: Alert
+
+
+class Store:
+    def __init__(self, url: str, busy_timeout: float = 10.0) -> None:
+        self.url = url
+        self._label = sa.engine.make_url(url).render_as_string(hide_password=True)
+        self.engine = self._connect(url, busy_timeout)
+        self._busy_timeout = busy_timeout
+        with self._guard():
+            self._migrate()
+
+    def _connect(self, url: str, busy_timeout: float) -> Engine:
+        if not url.startswith("sqlite"):
+            return sa.create_engine(url, pool_pre_ping=True)
+        database = sa.engine.make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": busy_timeout})
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Transactions are begun explicitly below; pysqlite's own would begin late.
+            dbapi_conn.isolation_level = None
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            mode = cursor.execute("PRAGMA journal_mode").fetchone()
+            if mode and mode[0] not in ("wal", "memory"):
+                # A read-only database keeps its mode; its first write will say why.
+                with contextlib.suppress(sqlite3.OperationalError):
+                    cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            # IMMEDIATE takes the write lock at once, so a poll reads and writes the same state.
+            mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+
+    def _migrate(self) -> None:
+        with self.engine.begin() as conn:
+            metadata.create_all(conn)
+            found = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema")).scalar()
+            if found is None:
+                conn.execute(meta.insert().values(key="schema", value=str(SCHEMA_VERSION)))
+            elif int(found) > SCHEMA_VERSION:
+                raise StoreError(
+                    f"state database {self._label} has schema version {found}, newer than this "
+                    f"watcher understands ({SCHEMA_VERSION}); upgrade watcher"
+                )
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Turns driver errors into StoreErrors that say what is wrong with the database."""
+        try:
+            yield
+        except sa.exc.OperationalError as exc:
+            raise StoreError(self._explain(exc)) from None
+        except sa.exc.DatabaseError as exc:
+            raise StoreError(f"state database {self._label}: {exc.orig}") from None
+
+    def _explain(self, exc: sa.exc.OperationalError) -> str:
+        text = str(exc.orig)
+        if "locked" in text:
+            return (
+                f"state database {self._label} is locked by another process "
+                f"(waited {self._busy_timeout:g}s)"
+            )
+        if "readonly" in text or "read-only" in text:
+            return f"state database {self._label} is read-only"
+        if "unable to open" in text:
+            return f"cannot open state database {self._label}"
+        return f"state database {self._label}: {text}"
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._guard(), self.engine.connect() as conn:
+            yield conn.execution_options(sqlite_begin="DEFERRED")
+
+    # Sources ----------------------------------------------------------------------------
+
+    def source(self, name: str) -> SourceRow | None:
+        with self._read() as conn:
+            row = conn.execute(sa.select(sources).where(sources.c.name == name)).first()
+        return _source_row(row) if row is not None else None
+
+    def _source_id(self, conn: Connection, target: Target, kind: str) -> int:
+        found = conn.execute(sa.select(sources.c.id).where(sources.c.name == target.name)).scalar()
+        if found is not None:
+            return int(found)
+        return int(
+            conn.execute(
+                sources.insert()
+                .values(
+                    name=target.name,
+                    kind=kind,
+                    location=target.location,
+                    baselined=False,
+                    failures=0,
+                )
+                .returning(sources.c.id)
+            ).scalar_one()
+        )
+
+    def record_unchanged(
+        self, target: Target, kind: str, etag: str | None, last_modified: str | None
+    ) -> None:
+        now = time.time()
+        with self._guard(), self.engine.begin() as conn:
+            source_id = self._source_id(conn, target, kind)
+            conn.execute(
+                sources.update()
+                .where(sources.c.id == source_id)
+                .values(
+                    etag=etag,
+                    last_modified=last_modified,
+                    last_poll_at=now,
+                    last_success_at=now,
+                    last_error=None,
+                    failures=0,
+                )
+            )
+
+    def record_failure(self, target: Target, kind: str, reason: str) -> None:
+        """Notes a failed poll; entries, revisions and validators stay as they were."""
+        now = time.time()
+        with self._guard(), self.engine.begin() as conn:
+            source_id = self._source_id(conn, target, kind)
+            conn.execute(
+                sources.update()
+                .where(sources.c.id == source_id)
+                .values(
+                    last_poll_at=now,
+                    last_error=reason,
+                    last_error_at=now,
+                    failures=sources.c.failures + 1,
+                )
+            )
+
+    # Polls ------------------------------------------------------------------------------
+
+    @contextmanager
+    def poll(self, target: Target, kind: str) -> Iterator[PollTransaction]:
+        """One transaction for one poll: read the stored entries, then save the outcome."""
+        with self._guard(), self.engine.begin() as conn:
+            source_id = self._source_id(conn, target, kind)
+            row = conn.execute(sa.select(sources).where(sources.c.id == source_id)).one()
+            yield PollTransaction(conn, _source_row(row))
+
+    # Outbox -----------------------------------------------------------------------------
+
+    BATCH = 200
+
+    def due_deliveries(self, now: float | None, after: int = 0) -> list[Delivery]:
+        """Pending deliveries whose time has come (all of them when `now` is None), in
+        order of creation, from the first with an id above `after`."""
+        query = (
+            sa.select(
+                deliveries.c.id,
+                deliveries.c.channel,
+                deliveries.c.attempts,
+                events.c.id.label("event_id"),
+                events.c.kind,
+                events.c.tags,
+                events.c.matches,
+                events.c.diff,
+                events.c.created_at,
+                sources.c.name.label("source"),
+                entries.c.key,
+                entries.c.url,
+                revisions.c.title,
+                revisions.c.body,
+            )
+            .select_from(
+                deliveries.join(events, deliveries.c.event_id == events.c.id)
+                .join(sources, events.c.source_id == sources.c.id)
+                .join(entries, events.c.entry_id == entries.c.id)
+                .join(
+                    revisions,
+                    sa.and_(
+                        revisions.c.entry_id == events.c.entry_id,
+                        revisions.c.revision == events.c.revision,
+                    ),
+                )
+            )
+            .where(deliveries.c.status == "pending", deliveries.c.id > after)
+            .order_by(deliveries.c.id)
+            .limit(self.BATCH)
+        )
+        if now is not None:
+            query = query.where(deliveries.c.next_attempt_at <= now)
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [
+            Delivery(
+                id=r.id,
+                channel=r.channel,
+                attempts=r.attempts,
+                alert=Alert(
+                    source=r.source,
+                    kind=Kind(r.kind),
+                    key=r.key,
+                    title=r.title,
+                    body=r.body,
+                    url=r.url,
+                    tags=tuple(json.loads(r.tags)),
+                    matches=tuple(Match(*m) for m in json.loads(r.matches)),
+                    diff=tuple((op, text) for op, text in json.loads(r.diff or "[]")),
+                    created_at=r.created_at,
+                    event_id=r.event_id,
+                ),
+            )
+            for r in rows
+        ]
+
+    def delivered(self, delivery_id: int) -> None:
+        with self._guard(), self.engine.begin() as conn:
+            conn.execute(
+                deliveries.update()
+                .where(deliveries.c.id == delivery_id)
+                .values(
+                    status="done",
+                    attempts=deliveries.c.attempts + 1,
+                    done_at=time.time(),
+                    last_error=None,
+                )
+            )
+
+    def delivery_failed(self, delivery_id: int, reason: str, retry_at: float | None) -> None:
+        """Records a failed send: pending again at `retry_at`, or failed for good if None."""
+        values: dict[str, Any] = {"attempts": deliveries.c.attempts + 1, "last_error": reason}
+        if retry_at is None:
+            values.update(status="failed", done_at=time.time())
+        else:
+            values["next_attempt_at"] = retry_at
+        with self._guard(), self.engine.begin() as conn:
+            conn.execute(deliveries.update().where(deliveries.c.id == delivery_id).values(values))
+
+    def active_entries(self, name: str) -> int:
+        """How many entries the named source shows now."""
+        query = (
+            sa.select(sa.func.count())
+            .select_from(entries.join(sources, entries.c.source_id == sources.c.id))
+            .where(sources.c.name == name, entries.c.removed_at.is_(None))
+        )
+        with self._read() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def delivery_counts(self) -> dict[str, int]:
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(deliveries.c.status, sa.func.count()).group_by(deliveries.c.status)
+            ).all()
+        return {status: count for status, count in rows}
+
+
+class PollTransaction:
+    """The open transaction of one poll (see Store.poll)."""
+
+    def __init__(self, conn: Connection, source: SourceRow) -> None:
+        self._conn = conn
+        self.source = source
+
+    def entries(self) -> list[StoredEntry]:
+        rows = self._conn.execute(
+            sa.select(
+                entries.c.id,
+                entries.c.key,
+                entries.c.title,
+                entries.c.body,
+                entries.c.position,
+                entries.c.url,
+                entries.c.revision,
+            )
+            .where(entries.c.source_id == self.source.id, entries.c.removed_at.is_(None))
+            .order_by(entries.c.position)
+        ).all()
+        return [
+            StoredEntry(r.id, r.key, r.title, r.body, r.position, r.url, r.revision) for r in rows
+        ]
+
+    def save(
+        self,
+        comparison: Comparison,
+        alerts: Sequence[Event],
+        etag: str | None,
+        last_modified: str | None,
+        content_hash: str,
+    ) -> list[tuple[Event, int]]:
+        """Writes the snapshot's outcome; returns each event with its id."""
+        conn, now, source_id = self._conn, time.time(), self.source.id
+        ids: dict[str, tuple[int, int]] = {}  # key -> (entry id, revision)
+        new_revisions: list[dict[str, Any]] = []
+
+        # Rows of entries that come back after being removed are reused, keeping history.
+        fresh = [s for s in comparison.slots if s.stored is None]
+        returning: dict[str, tuple[int, int]] = {}
+        if fresh:
+            for row in conn.execute(
+                sa.select(entries.c.id, entries.c.key, entries.c.revision).where(
+                    entries.c.source_id == source_id, entries.c.key.in_([s.key for s in fresh])
+                )
+            ):
+                returning[row.key] = (row.id, row.revision)
+        inserts = []
+        for position, slot in enumerate(comparison.slots):
+            entry = slot.entry
+            fields = {"title": entry.title, "body": entry.body, "url": entry.url}
+            if slot.stored is None and slot.key not in returning:
+                inserts.append(
+                    {
+                        **fields,
+                        "source_id": source_id,
+                        "key": slot.key,
+                        "position": position,
+                        "revision": 1,
+                        "first_seen": now,
+                        "updated_at": now,
+                    }
+                )
+                continue
+            if slot.stored is None:
+                entry_id, revision = returning[slot.key]
+                revision += 1
+                changes = {**fields, "revision": revision, "removed_at": None, "updated_at": now}
+            elif slot.revised:
+                entry_id = slot.stored.id
+                revision = slot.stored.revision + 1
+                changes = {**fields, "revision": revision, "updated_at": now}
+            else:
+                if slot.stored.position != position:
+                    conn.execute(
+                        entries.update()
+                        .where(entries.c.id == slot.stored.id)
+                        .values(position=position)
+                    )
+                continue
+            conn.execute(
+                entries.update()
+                .where(entries.c.id == entry_id)
+                .values(position=position, **changes)
+            )
+            ids[slot.key] = (entry_id, revision)
+            new_revisions.append(
+                {
+                    "entry_id": entry_id,
+                    "revision": revision,
+                    "title": entry.title,
+                    "body": entry.body,
+                }
+            )
+        if inserts:
+            result = conn.execute(
+                entries.insert().returning(entries.c.id, sort_by_parameter_order=True), inserts
+            )
+            for row, values in zip(result.all(), inserts, strict=True):
+                ids[str(values["key"])] = (row.id, 1)
+                new_revisions.append(
+                    {
+                        "entry_id": row.id,
+                        "revision": 1,
+                        "title": values["title"],
+                        "body": values["body"],
+                    }
+                )
+        if new_revisions:
+            conn.execute(revisions.insert(), [{**r, "created_at": now} for r in new_revisions])
+        for gone in comparison.removed:
+            conn.execute(entries.update().where(entries.c.id == gone.id).values(removed_at=now))
+            ids[gone.key] = (gone.id, gone.revision)
+
+        saved: list[tuple[Event, int]] = []
+        if alerts:
+            rows = [
+                {
+                    "source_id": source_id,
+                    "entry_id": ids[e.change.key][0],
+                    "revision": ids[e.change.key][1],
+                    "kind": e.change.kind.value,
+                    "created_at": now,
+                    "tags": json.dumps(e.tags),
+                    "matches": json.dumps([list(_match_tuple(m)) for m in e.matches]),
+                    "diff": json.dumps(e.change.diff) if e.change.diff else None,
+                }
+                for e in alerts
+            ]
+            result = conn.execute(
+                events.insert().returning(events.c.id, sort_by_parameter_order=True), rows
+            )
+            saved = [(e, row.id) for e, row in zip(alerts, result.all(), strict=True)]
+            outbox = [
+                {
+                    "event_id": event_id,
+                    "channel": channel,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for e, event_id in saved
+                for channel in e.channels
+            ]
+            if outbox:
+                conn.execute(deliveries.insert(), outbox)
+
+        changed = bool(new_revisions or comparison.removed)
+        conn.execute(
+            sources.update()
+            .where(sources.c.id == source_id)
+            .values(
+                etag=etag,
+                last_modified=last_modified,
+                content_hash=content_hash,
+                baselined=True,
+                last_poll_at=now,
+                last_success_at=now,
+                last_error=None,
+                failures=0,
+                **({"last_change_at": now} if changed else {}),
+            )
+        )
+        return saved
+
+
+def _match_tuple(m: Match) -> tuple[str, int, int, str, bool]:
+    return (m.rule, m.start, m.end, m.text, m.old)
+
+
+def _source_row(row: Any) -> SourceRow:
+    return SourceRow(
+        id=row.id,
+        name=row.name,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        content_hash=row.content_hash,
+        baselined=bool(row.baselined),
+    )
