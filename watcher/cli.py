@@ -29,7 +29,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from watcher.store import Store
 
     config = _config(args)
-    store = Store(config.state_url)
+    store = Store(config.state_url, config.lock_timeout)
     try:
         asyncio.run(Daemon(config, store).run())
     finally:
@@ -48,7 +48,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     out = sys.stdout
     # With --json, stdout carries the JSON lines alone; console alerts go to stderr.
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
-        store = Store(config.state_url)
+        store = Store(config.state_url, config.lock_timeout)
         try:
             results = asyncio.run(Pipeline(config, store).poll_all())
             Outbox(store, build_channels(config)).drain(due_only=False)

@@ -39,8 +39,14 @@ class ConfigError(Exception):
     """One or more problems, each already formatted as `file:line: key: message`."""
 
     def __init__(self, problems: list[str]) -> None:
+        problems = sorted(problems, key=_line_of)
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+def _line_of(problem: str) -> int:
+    found = re.match(r"[^:]*:(\d+):", problem)
+    return int(found.group(1)) if found else 0
 
 
 def expand_env(value: str) -> str:
@@ -94,7 +100,7 @@ class ChannelConfig(_Model):
             expanded = expand_env(url)
             problem = check_url(expanded)
             if problem:
-                raise ValueError(f"{problem}: {url}")
+                raise ValueError(problem)
             out.append(expanded)
         return out
 
@@ -135,6 +141,7 @@ class RuleConfig(_Model):
 
 class Config(_Model):
     state: str = "watcher.db"
+    lock_timeout: Duration = 10.0
     interval: Duration = Field(default=60.0, gt=0)
     jitter: Duration | None = None
     notify: list[str] = [CONSOLE]
@@ -283,7 +290,7 @@ def _describe(where: Any, loc: tuple[str | int, ...], err: Any) -> str:
     if kind == "missing":
         return f"{where(loc[:-1])}: {_dotted(loc[:-1])}: missing required key '{loc[-1]}'"
     msg = str(err["msg"]).removeprefix("Value error, ")
-    return f"{where(loc)}: {_dotted(loc)}: {msg[:1].lower()}{msg[1:]}"
+    return f"{where(loc)}: {_dotted(loc)}: {msg}"
 
 
 @dataclass(frozen=True)
@@ -292,11 +299,11 @@ class _Names:
     known: set[str]
 
     def check(self, loc: tuple[str | int, ...], names: list[str]) -> Iterator[tuple[Any, str]]:
-        for i, name in enumerate(names):
+        for name in names:
             if name not in self.known:
                 close = difflib.get_close_matches(name, sorted(self.known), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
-                yield (*loc, i), f"unknown {self.kind} '{name}'{hint}"
+                yield loc, f"unknown {self.kind} '{name}'{hint}"
 
 
 def _cross_check(config: Config) -> Iterator[tuple[tuple[str | int, ...], str]]:

@@ -62,7 +62,7 @@ async def replay(seed: Path, speed: float, base: Config) -> int:
             partial.replace(live)
 
         write()
-        store = Store(config.state_url)
+        store = Store(config.state_url, config.lock_timeout)
         daemon = Daemon(config, store)
 
         async def play() -> None:

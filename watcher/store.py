@@ -181,7 +181,12 @@ class Delivery:
 class Store:
     def __init__(self, url: str, busy_timeout: float = 10.0) -> None:
         self.url = url
-        self._label = sa.engine.make_url(url).render_as_string(hide_password=True)
+        parsed = sa.engine.make_url(url)
+        self._label = (
+            parsed.database or url
+            if parsed.get_backend_name() == "sqlite"
+            else parsed.render_as_string(hide_password=True)
+        )
         self.engine = self._connect(url, busy_timeout)
         self._busy_timeout = busy_timeout
         with self._guard():
@@ -223,7 +228,10 @@ class Store:
             found = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema")).scalar()
             if found is None:
                 conn.execute(meta.insert().values(key="schema", value=str(SCHEMA_VERSION)))
-            elif int(found) > SCHEMA_VERSION:
+            else:
+                # A write at start, so that a database we cannot write to is found now.
+                conn.execute(meta.update().where(meta.c.key == "schema").values(value=found))
+            if found is not None and int(found) > SCHEMA_VERSION:
                 raise StoreError(
                     f"state database {self._label} has schema version {found}, newer than this "
                     f"watcher understands ({SCHEMA_VERSION}); upgrade watcher"

@@ -1,0 +1,176 @@
+"""A broken config is one clear line per problem, with file:line and key, and exit 2."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import run_watcher, watcher_env
+from watcher.cli import main
+from watcher.config import load
+
+GOOD = """\
+state: state.db
+interval: 30s
+sources:
+  - name: live
+    file: blogs/*.txt
+channels:
+  slack: "json://127.0.0.1:9/hook"
+rules:
+  - name: Putin
+    keywords: [Putin]
+  - name: Riyadh
+    keywords: Riyadh
+    notify: [slack]
+"""
+
+# (what is broken, replacement of GOOD, expected line, expected message)
+BROKEN = [
+    ("yaml", ("  - name: live\n", "  - name: live\n   bad: [\n"), 5, "YAML syntax error"),
+    (
+        "typo",
+        ("interval: 30s", "intervl: 30s"),
+        2,
+        "intervl: unknown key 'intervl' (did you mean 'interval'?)",
+    ),
+    (
+        "type",
+        ("keywords: Riyadh", "keywords: {a: 1}"),
+        12,
+        "rules[1].keywords: Input should be a valid list",
+    ),
+    (
+        "choice",
+        ("    file: blogs/*.txt", "    file: blogs/*.txt\n    baseline: loud"),
+        6,
+        "sources[0].baseline: Input should be 'silent' or 'alert'",
+    ),
+    (
+        "channel",
+        ("notify: [slack]", "notify: [slak]"),
+        13,
+        "rules[1].notify: unknown channel 'slak' (did you mean 'slack'?)",
+    ),
+    (
+        "interval",
+        ("interval: 30s", "interval: 5 minutes"),
+        2,
+        "interval: invalid duration '5 minutes'",
+    ),
+    (
+        "regex",
+        ("keywords: Riyadh", "regex: '(unclosed'"),
+        12,
+        "rules[1].regex: invalid regex: missing ), unterminated subpattern",
+    ),
+    (
+        "keyword",
+        ("keywords: [Putin]", "keywords: [C++]"),
+        10,
+        "rules[0].keywords: keyword 'C++' ends with punctuation",
+    ),
+    (
+        "no trigger",
+        ("    keywords: [Putin]\n", ""),
+        9,
+        "rules[0]: a rule needs keywords or a regex",
+    ),
+    (
+        "env",
+        ('"json://127.0.0.1:9/hook"', '"json://${NO_SUCH_TOKEN}@127.0.0.1/"'),
+        7,
+        "channels.slack.urls: environment variable NO_SUCH_TOKEN is not set",
+    ),
+    (
+        "apprise",
+        ('"json://127.0.0.1:9/hook"', '"nonsense://x"'),
+        7,
+        "channels.slack.urls: Apprise cannot use this URL (nonsense://…)",
+    ),
+    (
+        "source",
+        ("    notify: [slack]", "    notify: [slack]\n    sources: [lve]"),
+        14,
+        "rules[1].sources: unknown source 'lve' (did you mean 'live'?)",
+    ),
+    (
+        "duplicate",
+        ("  - name: Riyadh", "  - name: Putin"),
+        11,
+        "rules[1].name: duplicate rule name 'Putin'",
+    ),
+    (
+        "missing",
+        ("  - name: live\n", "  - interval: 5s\n"),
+        4,
+        "sources[0]: missing required key 'name'",
+    ),
+    ("not a mapping", (GOOD, "- just\n- a list\n"), 1, "the config must be a mapping"),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "line", "message"), [b[1:] for b in BROKEN], ids=[b[0] for b in BROKEN]
+)
+def test_broken_config(
+    change: tuple[str, str],
+    line: int,
+    message: str,
+    make_config,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert change[0] in GOOD
+    path = make_config(GOOD.replace(*change))
+    assert main(["validate", "-c", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err
+    first = err.splitlines()[0]
+    assert first.startswith(f"{path}:{line}: "), first
+    assert message in first
+
+
+def test_good_config_validates(make_config, capsys: pytest.CaptureFixture[str]) -> None:
+    path = make_config(GOOD)
+    assert main(["validate", "-c", str(path)]) == 0
+    assert "ok (1 sources, 2 rules, 2 channels)" in capsys.readouterr().out
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    done = run_watcher("validate", "-c", str(tmp_path / "nope.yaml"))
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"{tmp_path / 'nope.yaml'}: config file not found"
+
+
+def test_errors_are_one_line_each_with_no_traceback(make_config) -> None:
+    path = make_config(
+        GOOD.replace("interval: 30s", "intervl: 30s").replace(
+            "keywords: Riyadh", "keywords: {a: 1}"
+        )
+    )
+    for command in ("validate", "check", "run"):
+        done = run_watcher(command, "-c", str(path))
+        assert done.returncode == 2
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 2, lines
+        assert all(re.match(rf"{re.escape(str(path))}:\d+: \S+: ", line) for line in lines)
+
+
+def test_secret_from_env_stays_out_of_errors(make_config) -> None:
+    secret = "xoxb-super-secret-token"
+    path = make_config(GOOD.replace('"json://127.0.0.1:9/hook"', '"nonsense://${TOKEN}/x"'))
+    done = run_watcher("validate", "-c", str(path), env=watcher_env(TOKEN=secret))
+    assert done.returncode == 2
+    assert secret not in done.stderr + done.stdout
+
+
+def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "conf").mkdir()
+    path = tmp_path / "conf" / "w.yaml"
+    path.write_text(GOOD, encoding="utf-8")
+    monkeypatch.chdir("/")
+    config = load(path)
+    assert config.state_url == f"sqlite:///{tmp_path / 'conf' / 'state.db'}"
+    assert config.base_dir == tmp_path / "conf"
