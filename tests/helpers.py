@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import IO, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_cda4f8f913c75e77.txt"
@@ -46,17 +48,55 @@ def run_watcher(
     )
 
 
-def start_watcher(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "watcher", *args],
-        cwd=cwd,
-        env=env if env is not None else watcher_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+class Watcher:
+    """`watcher` running as a subprocess, its output collected as it comes."""
+
+    def __init__(self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "watcher", *args],
+            cwd=cwd,
+            env=env if env is not None else watcher_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        for stream, lines in ((self.proc.stdout, self.stdout), (self.proc.stderr, self.stderr)):
+            threading.Thread(target=self._collect, args=(stream, lines), daemon=True).start()
+
+    @staticmethod
+    def _collect(stream: IO[str] | None, lines: list[str]) -> None:
+        assert stream is not None
+        for line in stream:
+            lines.append(line.rstrip("\n"))
+
+    def wait_stdout(self, text: str, timeout: float = 15.0) -> str:
+        return self._wait_line(self.stdout, text, timeout)
+
+    def wait_stderr(self, text: str, timeout: float = 15.0) -> str:
+        return self._wait_line(self.stderr, text, timeout)
+
+    def _wait_line(self, lines: list[str], text: str, timeout: float) -> str:
+        found = wait_for(
+            lambda: next((line for line in lines if text in line), None),
+            timeout,
+            f"{text!r} in the output; stderr so far: {self.stderr[-5:]}",
+        )
+        assert found is not None
+        return found
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout)
+
+    def __enter__(self) -> Watcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def add_paragraph(path: Path, after_headline: str, paragraph: str) -> None:

@@ -174,3 +174,20 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path, monkey
     config = load(path)
     assert config.state_url == f"sqlite:///{tmp_path / 'conf' / 'state.db'}"
     assert config.base_dir == tmp_path / "conf"
+
+
+def test_shipped_configs_are_valid() -> None:
+    from tests.helpers import ROOT
+
+    for name in ("watcher.yaml", "example.yaml"):
+        config = load(ROOT / "config" / name)
+        assert config.sources and config.rules
+    assert load(ROOT / "config" / "watcher.yaml").sources[0].baseline == "alert"
+
+
+def test_yaml_on_yes_no_are_strings_not_booleans(make_config) -> None:
+    path = make_config(
+        GOOD + "  - name: Gone\n    keywords: [no]\n    on: [removed]\n    match: whole\n"
+    )
+    rule = load(path).rules[2]
+    assert rule.on == ["removed"] and rule.keywords == ["no"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -24,7 +25,7 @@ rules:
 """
 
 
-def rows(db: Path, query: sa.Select) -> list[tuple]:
+def rows(db: Path, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
     engine = sa.create_engine(f"sqlite:///{db}")
     with engine.connect() as conn:
         found = [tuple(r) for r in conn.execute(query)]
