@@ -38,7 +38,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from watcher.daemon import build_channels
     from watcher.notify.outbox import Outbox
     from watcher.notify.render import render_diff
     from watcher.pipeline import Pipeline
@@ -51,7 +50,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         store = Store(config.state_url, config.lock_timeout)
         try:
             results = asyncio.run(Pipeline(config, store).poll_all())
-            Outbox(store, build_channels(config)).drain(due_only=False)
+            Outbox(store, config.channels).drain(due_only=False)
         finally:
             store.close()
     if args.json:

@@ -25,9 +25,11 @@ from pydantic import (
     model_validator,
 )
 
-from watcher.model import Kind
 from watcher.rules import parse_keyword
-from watcher.sources import AnySourceConfig
+from watcher.sources import TAG_SUFFIX, AnySourceConfig
+from watcher.sources.base import SourceConfig
+from watcher.sources.http import FetchConfig
+from watcher.sources.liveblog import PageSelectors
 from watcher.units import Duration
 
 DEFAULT_PATH = Path("config/watcher.yaml")
@@ -93,14 +95,15 @@ class ChannelConfig(_Model):
     @field_validator("urls")
     @classmethod
     def _expand(cls, urls: list[str]) -> list[str]:
-        from watcher.notify.channels import check_url
-
         out = []
         for url in urls:
             expanded = expand_env(url)
-            problem = check_url(expanded)
-            if problem:
-                raise ValueError(problem)
+            if expanded != "console://":  # ours; checking it would load all of Apprise
+                from watcher.notify.channels import check_url
+
+                problem = check_url(expanded)
+                if problem:
+                    raise ValueError(problem)
             out.append(expanded)
         return out
 
@@ -111,7 +114,7 @@ class RuleConfig(_Model):
     all: list[str] = []
     none: list[str] = []
     regex: str | None = None
-    on: list[Kind] = [Kind.NEW, Kind.UPDATED]
+    on: list[Literal["new", "updated", "removed"]] = ["new", "updated"]
     sources: list[str] = []
     notify: list[str] | None = None
     match: Literal["changed", "whole"] = "changed"
@@ -145,6 +148,7 @@ class Config(_Model):
     interval: Duration = Field(default=60.0, gt=0)
     jitter: Duration | None = None
     notify: list[str] = [CONSOLE]
+    fetch: FetchConfig = FetchConfig()
     sources: list[AnySourceConfig] = []
     channels: dict[str, ChannelConfig] = {}
     rules: list[RuleConfig] = []
@@ -170,10 +174,10 @@ class Config(_Model):
             path = self.base_dir / path
         return f"sqlite:///{path}"
 
-    def interval_of(self, source: AnySourceConfig) -> float:
+    def interval_of(self, source: SourceConfig) -> float:
         return source.interval if source.interval is not None else self.interval
 
-    def jitter_of(self, source: AnySourceConfig) -> float:
+    def jitter_of(self, source: SourceConfig) -> float:
         """Jitter spreads polls out; by default a tenth of the interval, at most 30 s."""
         if source.jitter is not None:
             return source.jitter
@@ -181,7 +185,7 @@ class Config(_Model):
             return self.jitter
         return min(self.interval_of(source) * 0.1, 30.0)
 
-    def source(self, name: str) -> AnySourceConfig:
+    def source(self, name: str) -> SourceConfig:
         return next(s for s in self.sources if s.name == name)
 
 
@@ -224,7 +228,7 @@ def parse(text: str, path: Path) -> Config:
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(
-            [_describe(where, tuple(err["loc"]), err) for err in exc.errors()]
+            [_describe(where, _without_tags(tuple(err["loc"])), err) for err in exc.errors()]
         ) from None
     problems = [f"{where(loc)}: {_dotted(loc)}: {msg}" for loc, msg in _cross_check(config)]
     if problems:
@@ -280,6 +284,11 @@ def _load_yaml(text: str, path: Path) -> tuple[Any, dict[tuple[str | int, ...], 
     return data, lines
 
 
+def _without_tags(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """The location in the file, without the union tags pydantic adds for source kinds."""
+    return tuple(p for p in loc if not (isinstance(p, str) and p.endswith(TAG_SUFFIX)))
+
+
 def _dotted(loc: tuple[str | int, ...]) -> str:
     out = ""
     for part in loc:
@@ -290,7 +299,7 @@ def _dotted(loc: tuple[str | int, ...]) -> str:
 def _known_keys() -> set[str]:
     from watcher.sources import KINDS
 
-    models: list[type[BaseModel]] = [Config, RuleConfig, ChannelConfig]
+    models: list[type[BaseModel]] = [Config, RuleConfig, ChannelConfig, FetchConfig, PageSelectors]
     models += [model for model, _ in KINDS.values()]
     return {name for m in models for name in m.model_fields} | {"url"}
 

@@ -1,8 +1,10 @@
 """The daemon: one scheduled job per source, and a delivery loop beside them.
 
 Polling runs on the event loop; sending runs in a worker thread, so a slow channel never
-holds up a poll. SIGINT and SIGTERM stop it cleanly: no new polls, polls in flight get a
-deadline to finish, and whatever is undelivered stays in the outbox for the next start.
+holds up a poll. A failing source is polled less and less often (its interval doubling up
+to an hour) and a `Retry-After` it sends is honoured. SIGINT and SIGTERM stop it cleanly:
+no new polls, polls in flight get a deadline to finish, and whatever is undelivered stays
+in the outbox for the next start.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from watcher.config import Config
-from watcher.notify.channels import Channel
 from watcher.notify.outbox import Outbox
 from watcher.pipeline import Pipeline, PollResult
 from watcher.store import Store
@@ -25,10 +28,15 @@ from watcher.store import Store
 logger = logging.getLogger(__name__)
 STOP_DEADLINE = 8.0  # seconds in-flight work may take once a stop is asked for
 RETRY_TICK = 5.0  # how often the delivery loop looks for deliveries due for a retry
+FLUSH_TICK = 5.0  # how often unchanged polls are noted in the store
+BACKOFF_CAP = (
+    3600.0  # the longest a failing source waits between polls, unless its interval is longer
+)
 
 
-def build_channels(config: Config) -> dict[str, Channel]:
-    return {name: Channel(name, c.urls) for name, c in config.channels.items()}
+def backoff(interval: float, failures: int) -> float:
+    """Seconds from a failed poll to the next: the interval, doubling with each failure."""
+    return float(min(interval * 2 ** max(failures - 1, 0), max(BACKOFF_CAP, interval)))
 
 
 class Daemon:
@@ -36,13 +44,17 @@ class Daemon:
         self.config = config
         self.store = store
         self.pipeline = Pipeline(config, store)
-        self.outbox = Outbox(store, build_channels(config))
+        self.outbox = Outbox(store, config.channels)
         self.stopping = asyncio.Event()
-        self._kick = asyncio.Event()
+        self._kick = asyncio.Event()  # deliver now: a poll made alerts
+        self._wake = asyncio.Event()  # set on stop, to end the flush loop's wait
         self._polls: set[asyncio.Task[list[PollResult]]] = set()
+        self._failures: dict[str, int] = {}
+        self._not_before: dict[str, float] = {}
 
     async def _poll(self, name: str) -> None:
-        if self.stopping.is_set():
+        now = time.monotonic()
+        if self.stopping.is_set() or now < self._not_before.get(name, 0.0):
             return
         task = asyncio.ensure_future(self.pipeline.poll_source(name))
         self._polls.add(task)
@@ -52,22 +64,50 @@ class Daemon:
             self._polls.discard(task)
         if any(r.alerts for r in results):
             self._kick.set()
+        self._pace(name, results, now)
 
-    async def _deliver(self) -> None:
+    def _pace(self, name: str, results: list[PollResult], started: float) -> None:
+        """Backs a failing source off, and honours the Retry-After it sent."""
+        interval = self.config.interval_of(self.config.source(name))
+        not_before = 0.0
+        if results and all(r.error for r in results):
+            failures = self._failures[name] = self._failures.get(name, 0) + 1
+            # Half an interval early, so that the job firing at the right time is not skipped.
+            not_before = started + backoff(interval, failures) - interval / 2
+        else:
+            self._failures.pop(name, None)
+        retry_after = max((r.retry_after or 0.0 for r in results), default=0.0)
+        not_before = max(not_before, started + retry_after)
+        if not_before > started:
+            self._not_before[name] = not_before
+        else:
+            self._not_before.pop(name, None)
+
+    async def _every(
+        self, seconds: float, wake: asyncio.Event, work: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Runs `work` every `seconds`, or sooner when `wake` is set, until the stop."""
         while not self.stopping.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), timeout=RETRY_TICK)
-            self._kick.clear()
+                await asyncio.wait_for(wake.wait(), timeout=seconds)
+            wake.clear()
             try:
-                await asyncio.to_thread(self.outbox.drain)
+                await work()
             except Exception:
-                logger.exception("delivery pass failed; will try again")
+                logger.exception("background work failed; will try again")
+
+    async def _deliver(self) -> None:
+        await asyncio.to_thread(self.outbox.drain)
+
+    async def _flush(self) -> None:
+        self.pipeline.flush()
 
     def stop(self) -> None:
         if not self.stopping.is_set():
             logger.info("stopping")
             self.stopping.set()
             self._kick.set()
+            self._wake.set()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -88,16 +128,19 @@ class Daemon:
                 misfire_grace_time=max(1, int(interval)),
             )
         scheduler.start()
-        deliver = asyncio.create_task(self._deliver())
+        background = [
+            asyncio.create_task(self._every(RETRY_TICK, self._kick, self._deliver)),
+            asyncio.create_task(self._every(FLUSH_TICK, self._wake, self._flush)),
+        ]
         logger.info("watching", extra={"sources": len(self.config.sources)})
         try:
             await self.stopping.wait()
         finally:
             scheduler.shutdown(wait=False)
-            pending = [*self._polls, deliver]
-            _, late = await asyncio.wait(pending, timeout=STOP_DEADLINE)
+            _, late = await asyncio.wait([*self._polls, *background], timeout=STOP_DEADLINE)
             for task in late:
                 task.cancel()
+            await self.pipeline.aclose()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
         logger.info("stopped")

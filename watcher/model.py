@@ -14,6 +14,9 @@ class Kind(StrEnum):
     NEW = "new"
     UPDATED = "updated"
     REMOVED = "removed"
+    # A source's own state, alerted on the `errors` channel: it went down, it came back.
+    DOWN = "down"
+    UP = "up"
 
 
 # One word-diff operation, as diff-match-patch gives it: -1 deleted, 0 kept, 1 inserted.

@@ -141,7 +141,7 @@ class Ruleset:
         for index, spec in enumerate(rules):
             rule = _Rule(
                 name=spec.name,
-                on=frozenset(spec.on),
+                on=frozenset(Kind(k) for k in spec.on),
                 sources=frozenset(spec.sources),
                 notify=tuple(spec.notify if spec.notify is not None else default_notify),
                 whole=spec.match == "whole",

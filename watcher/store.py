@@ -54,6 +54,8 @@ sources = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("last_error_at", sa.Float),
     sa.Column("failures", sa.Integer, nullable=False, default=0),
+    # A poll that would have removed most entries, held until the next poll confirms it.
+    sa.Column("held_since", sa.Float),
 )
 
 entries = sa.Table(
@@ -91,13 +93,15 @@ events = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("source_id", sa.ForeignKey("sources.id"), nullable=False),
-    sa.Column("entry_id", sa.ForeignKey("entries.id"), nullable=False),
-    sa.Column("revision", sa.Integer, nullable=False),
+    # Entry events point at the entry and its revision; a source's down/up events do not.
+    sa.Column("entry_id", sa.ForeignKey("entries.id")),
+    sa.Column("revision", sa.Integer),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("tags", sa.Text, nullable=False),
     sa.Column("matches", sa.Text, nullable=False),
     sa.Column("diff", sa.Text),
+    sa.Column("detail", sa.Text),  # why a source went down
 )
 sa.Index("events_source", events.c.source_id, events.c.created_at)
 
@@ -130,6 +134,18 @@ class SourceRow:
     last_modified: str | None
     content_hash: str | None
     baselined: bool
+    failures: int = 0
+    held_since: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Touch:
+    """A poll that found nothing new, to be noted with others in one transaction."""
+
+    target: Target
+    kind: str
+    etag: str | None
+    last_modified: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,48 +291,45 @@ class Store:
             row = conn.execute(sa.select(sources).where(sources.c.name == name)).first()
         return _source_row(row) if row is not None else None
 
-    def _source_id(self, conn: Connection, target: Target, kind: str) -> int:
-        found = conn.execute(sa.select(sources.c.id).where(sources.c.name == target.name)).scalar()
-        if found is not None:
-            return int(found)
-        return int(
-            conn.execute(
-                sources.insert()
-                .values(
-                    name=target.name,
-                    kind=kind,
-                    location=target.location,
-                    baselined=False,
-                    failures=0,
-                )
-                .returning(sources.c.id)
-            ).scalar_one()
-        )
+    def sources_by_name(self) -> dict[str, SourceRow]:
+        """Every source's row, read at once: a pass over many sources needs them all."""
+        with self._read() as conn:
+            return {r.name: _source_row(r) for r in conn.execute(sa.select(sources))}
 
-    def record_unchanged(
-        self, target: Target, kind: str, etag: str | None, last_modified: str | None
+    def record_unchanged(self, touches: Sequence[Touch], errors_to: Sequence[str] = ()) -> None:
+        """Notes polls that found nothing new, many in one transaction."""
+        if not touches:
+            return
+        now = time.time()
+        with self._guard(), self.engine.begin() as conn:
+            for touch in touches:
+                source_id, failures = _source_id(conn, touch.target, touch.kind)
+                conn.execute(
+                    sources.update()
+                    .where(sources.c.id == source_id)
+                    .values(
+                        etag=touch.etag,
+                        last_modified=touch.last_modified,
+                        last_poll_at=now,
+                        last_success_at=now,
+                        last_error=None,
+                        failures=0,
+                    )
+                )
+                if failures:
+                    _source_event(conn, source_id, Kind.UP, None, errors_to, now)
+
+    def record_failure(
+        self, target: Target, kind: str, reason: str, errors_to: Sequence[str] = ()
     ) -> None:
-        now = time.time()
-        with self._guard(), self.engine.begin() as conn:
-            source_id = self._source_id(conn, target, kind)
-            conn.execute(
-                sources.update()
-                .where(sources.c.id == source_id)
-                .values(
-                    etag=etag,
-                    last_modified=last_modified,
-                    last_poll_at=now,
-                    last_success_at=now,
-                    last_error=None,
-                    failures=0,
-                )
-            )
+        """Notes a failed poll; entries, revisions and validators stay as they were.
 
-    def record_failure(self, target: Target, kind: str, reason: str) -> None:
-        """Notes a failed poll; entries, revisions and validators stay as they were."""
+        The first failure after a success is an event for the `errors_to` channels; the
+        ones after it are not, so a source that stays down alerts once.
+        """
         now = time.time()
         with self._guard(), self.engine.begin() as conn:
-            source_id = self._source_id(conn, target, kind)
+            source_id, failures = _source_id(conn, target, kind)
             conn.execute(
                 sources.update()
                 .where(sources.c.id == source_id)
@@ -327,6 +340,8 @@ class Store:
                     failures=sources.c.failures + 1,
                 )
             )
+            if not failures:
+                _source_event(conn, source_id, Kind.DOWN, reason, errors_to, now)
 
     # Polls ------------------------------------------------------------------------------
 
@@ -334,7 +349,7 @@ class Store:
     def poll(self, target: Target, kind: str) -> Iterator[PollTransaction]:
         """One transaction for one poll: read the stored entries, then save the outcome."""
         with self._guard(), self.engine.begin() as conn:
-            source_id = self._source_id(conn, target, kind)
+            source_id, _ = _source_id(conn, target, kind)
             row = conn.execute(sa.select(sources).where(sources.c.id == source_id)).one()
             yield PollTransaction(conn, _source_row(row))
 
@@ -356,6 +371,7 @@ class Store:
                 events.c.matches,
                 events.c.diff,
                 events.c.created_at,
+                events.c.detail,
                 sources.c.name.label("source"),
                 entries.c.key,
                 entries.c.url,
@@ -365,8 +381,8 @@ class Store:
             .select_from(
                 deliveries.join(events, deliveries.c.event_id == events.c.id)
                 .join(sources, events.c.source_id == sources.c.id)
-                .join(entries, events.c.entry_id == entries.c.id)
-                .join(
+                .outerjoin(entries, events.c.entry_id == entries.c.id)
+                .outerjoin(
                     revisions,
                     sa.and_(
                         revisions.c.entry_id == events.c.entry_id,
@@ -390,9 +406,9 @@ class Store:
                 alert=Alert(
                     source=r.source,
                     kind=Kind(r.kind),
-                    key=r.key,
-                    title=r.title,
-                    body=r.body,
+                    key=r.key or "",
+                    title=r.title or "",
+                    body=r.body if r.body is not None else (r.detail or ""),
                     url=r.url,
                     tags=tuple(json.loads(r.tags)),
                     matches=tuple(Match(*m) for m in json.loads(r.matches)),
@@ -477,6 +493,7 @@ class PollTransaction:
         etag: str | None,
         last_modified: str | None,
         content_hash: str,
+        errors_to: Sequence[str] = (),
     ) -> list[tuple[Event, int]]:
         """Writes the snapshot's outcome; returns each event with its id."""
         conn, now, source_id = self._conn, time.time(), self.source.id
@@ -579,18 +596,7 @@ class PollTransaction:
                 events.insert().returning(events.c.id, sort_by_parameter_order=True), rows
             )
             saved = [(e, row.id) for e, row in zip(alerts, result.all(), strict=True)]
-            outbox = [
-                {
-                    "event_id": event_id,
-                    "channel": channel,
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                }
-                for e, event_id in saved
-                for channel in e.channels
-            ]
+            outbox = [_pending(event_id, c, now) for e, event_id in saved for c in e.channels]
             if outbox:
                 conn.execute(deliveries.insert(), outbox)
 
@@ -607,14 +613,83 @@ class PollTransaction:
                 last_success_at=now,
                 last_error=None,
                 failures=0,
+                held_since=None,
                 **({"last_change_at": now} if changed else {}),
             )
         )
+        if self.source.failures:
+            _source_event(conn, source_id, Kind.UP, None, errors_to, now)
         return saved
+
+    def hold(self) -> None:
+        """Holds a suspect poll back: nothing of it is saved but the time it was seen."""
+        self._conn.execute(
+            sources.update()
+            .where(sources.c.id == self.source.id)
+            .values(held_since=time.time(), last_poll_at=time.time())
+        )
 
 
 def _match_tuple(m: Match) -> tuple[str, int, int, str, bool]:
     return (m.rule, m.start, m.end, m.text, m.old)
+
+
+def _source_id(conn: Connection, target: Target, kind: str) -> tuple[int, int]:
+    """The source's id, its row made if it has none; and its count of failed polls."""
+    found = conn.execute(
+        sa.select(sources.c.id, sources.c.failures).where(sources.c.name == target.name)
+    ).first()
+    if found is not None:
+        return int(found.id), int(found.failures)
+    inserted = conn.execute(
+        sources.insert()
+        .values(
+            name=target.name,
+            kind=kind,
+            location=target.location,
+            baselined=False,
+            failures=0,
+        )
+        .returning(sources.c.id)
+    ).scalar_one()
+    return int(inserted), 0
+
+
+def _source_event(
+    conn: Connection,
+    source_id: int,
+    kind: Kind,
+    detail: str | None,
+    channels: Sequence[str],
+    now: float,
+) -> None:
+    """A source went down or came back: an event, with deliveries to `channels`."""
+    if not channels:
+        return
+    event_id = conn.execute(
+        events.insert()
+        .values(
+            source_id=source_id,
+            kind=kind.value,
+            created_at=now,
+            tags="[]",
+            matches="[]",
+            detail=detail,
+        )
+        .returning(events.c.id)
+    ).scalar_one()
+    conn.execute(deliveries.insert(), [_pending(event_id, c, now) for c in channels])
+
+
+def _pending(event_id: int, channel: str, now: float) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "channel": channel,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
 def _source_row(row: Any) -> SourceRow:
@@ -625,4 +700,6 @@ def _source_row(row: Any) -> SourceRow:
         last_modified=row.last_modified,
         content_hash=row.content_hash,
         baselined=bool(row.baselined),
+        failures=row.failures,
+        held_since=row.held_since,
     )

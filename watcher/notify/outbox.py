@@ -11,11 +11,15 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from watcher.failpoints import failpoint
-from watcher.notify.channels import Channel
 from watcher.notify.render import render
 from watcher.store import Store
+
+if TYPE_CHECKING:
+    from watcher.config import ChannelConfig
+    from watcher.notify.channels import Channel
 
 logger = logging.getLogger(__name__)
 RETRY_BASE = 15.0
@@ -38,12 +42,21 @@ class Outbox:
     def __init__(
         self,
         store: Store,
-        channels: Mapping[str, Channel],
+        channels: Mapping[str, ChannelConfig],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
-        self.channels = channels
+        self.configs = channels
         self.clock = clock
+        self._channels: dict[str, Channel] = {}
+
+    def channel(self, name: str) -> Channel | None:
+        """The named channel, made on first use: Apprise loads only when there is mail."""
+        if name not in self._channels and name in self.configs:
+            from watcher.notify.channels import Channel
+
+            self._channels[name] = Channel(name, self.configs[name].urls)
+        return self._channels.get(name)
 
     def drain(self, due_only: bool = True) -> DrainStats:
         """Sends pending deliveries; with `due_only` False, retries those waiting too."""
@@ -53,7 +66,7 @@ class Outbox:
             batch = self.store.due_deliveries(self.clock() if due_only else None, after=after)
             for delivery in batch:
                 after = delivery.id
-                channel = self.channels.get(delivery.channel)
+                channel = self.channel(delivery.channel)
                 if channel is None:
                     sent_ok, detail = False, f"channel '{delivery.channel}' is not configured"
                 else:

@@ -9,12 +9,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from watcher.model import Snapshot
 from watcher.units import Duration
+
+if TYPE_CHECKING:
+    from watcher.sources.http import HttpFetcher
 
 Ignorable = Literal["whitespace", "punctuation", "case"]
 
@@ -48,6 +51,8 @@ class Fetched:
     body: bytes | None
     etag: str | None = None
     last_modified: str | None = None
+    content_type: str | None = None
+    url: str | None = None  # where the body came from, after redirects
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +60,18 @@ class SourceContext:
     """What source kinds need from the running process."""
 
     base_dir: Path
+    http: HttpFetcher
 
 
 class SourceError(Exception):
-    """One poll of one target failed; the stored state of that target stays as it was."""
+    """One poll of one target failed; the stored state of that target stays as it was.
+
+    `retry_after` is how long the source asked us to wait (HTTP 429 and 503).
+    """
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
 
 
 class SourceKind(ABC):
@@ -75,5 +88,5 @@ class SourceKind(ABC):
         """The target's bytes, or `Fetched(None)` when its validators say it is unchanged."""
 
     @abstractmethod
-    def parse(self, body: bytes, target: Target) -> Snapshot:
-        """Entries in the bytes; raises SourceError when they are not a live blog."""
+    def parse(self, fetched: Fetched, target: Target) -> Snapshot:
+        """Entries in the fetched body; raises SourceError when it is not a live blog."""

@@ -57,7 +57,8 @@ class FileSource(SourceKind):
         except OSError as exc:
             raise SourceError(f"cannot read {target.location}: {exc.strerror}") from None
 
-    def parse(self, body: bytes, target: Target) -> Snapshot:
+    def parse(self, fetched: Fetched, target: Target) -> Snapshot:
+        body = fetched.body or b""
         if not body.strip():
             raise SourceError("empty file")
         if b"\x00" in body:
