@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.helpers import run_watcher, watcher_env
-from tests.receivers import WebhookReceiver
+from tests.servers import LocalServer
 from watcher.store import deliveries
 
 CONFIG = """\
@@ -29,8 +29,8 @@ SECRET = "hunter2-very-secret"
 
 
 @pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    peer = WebhookReceiver()
+def receiver() -> Iterator[LocalServer]:
+    peer = LocalServer()
     yield peer
     peer.close()
 
@@ -45,7 +45,7 @@ def outbox(db: Path) -> list[tuple[str, int, str | None]]:
     return [(r.status, r.attempts, r.last_error) for r in found]
 
 
-def test_alert_reaches_the_webhook(seed_copy: Path, make_config, receiver: WebhookReceiver) -> None:
+def test_alert_reaches_the_webhook(seed_copy: Path, make_config, receiver: LocalServer) -> None:
     config = make_config(CONFIG.format(port=receiver.port))
     done = run_watcher("check", "-c", str(config), env=watcher_env(HOOK_PASSWORD=SECRET))
     assert done.returncode == 0, done.stderr
@@ -59,9 +59,9 @@ def test_alert_reaches_the_webhook(seed_copy: Path, make_config, receiver: Webho
 
 
 def test_failed_delivery_is_recorded_then_retried_on_the_next_pass(
-    seed_copy: Path, make_config, receiver: WebhookReceiver
+    seed_copy: Path, make_config, receiver: LocalServer
 ) -> None:
-    receiver.script = [500]
+    receiver.post_script = [500]
     config = make_config(CONFIG.format(port=receiver.port))
     env = watcher_env(HOOK_PASSWORD=SECRET)
 
@@ -87,7 +87,7 @@ def test_failed_delivery_is_recorded_then_retried_on_the_next_pass(
 
 
 def test_unreachable_channel_keeps_the_alert_pending(seed_copy: Path, make_config) -> None:
-    peer = WebhookReceiver()
+    peer = LocalServer()
     port = peer.port
     peer.close()  # nothing listens there any more
     config = make_config(CONFIG.format(port=port))

@@ -32,9 +32,16 @@ _TOKEN = re.compile(
 )
 _HREF = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
 _WHITESPACE = re.compile(r"\s+")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n\s*")
 # Breaks are marked with control characters while the text is built, so that one pass of
 # unescaping and whitespace folding at the end cannot eat them.
 PARAGRAPH, LINE = "\x00", "\x01"
+
+
+def plain_to_text(text: str) -> str:
+    """Plain text tidied the same way: blank lines part paragraphs, newlines part lines."""
+    marked = _BLANK_LINE.sub(PARAGRAPH, text.replace("\r\n", "\n")).replace("\n", LINE)
+    return _finish(marked, unescape=False)
 
 
 def html_to_text(markup: str, base_url: str | None = None) -> str:
@@ -86,9 +93,9 @@ def _close_link(out: list[str], start: int, href: str, base_url: str | None) -> 
         out.append(f" ({target})")
 
 
-def _finish(raw: str) -> str:
+def _finish(raw: str, unescape: bool = True) -> str:
     """Unescapes, folds whitespace, and turns the break marks into line breaks."""
-    text = _WHITESPACE.sub(" ", html.unescape(raw))
+    text = _WHITESPACE.sub(" ", html.unescape(raw) if unescape else raw)
     paragraphs = []
     for block in text.split(PARAGRAPH):
         lines = [line.strip() for line in block.split(LINE)]

@@ -116,16 +116,16 @@ class Pipeline:
         except StoreError as exc:
             logger.error("poll not saved", extra={"source": target.name, "reason": str(exc)})
             return PollResult(target, error=str(exc))
-        logger.info(
-            "poll held: it would remove most entries; the next poll must confirm it"
-            if result.held
-            else "polled",
-            extra={
-                "source": target.name,
-                "events": len(result.alerts),
-                "ms": round((time.monotonic() - started) * 1000),
-            },
-        )
+        ms = round((time.monotonic() - started) * 1000)
+        if result.held:
+            logger.warning(
+                "poll held: it would remove most entries; the next poll must confirm it",
+                extra={"source": target.name, "ms": ms},
+            )
+        else:
+            logger.info(
+                "polled", extra={"source": target.name, "events": len(result.alerts), "ms": ms}
+            )
         return result
 
     def _touch(self, touch: Touch) -> None:

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from watcher.failpoints import failpoint
+from watcher.log import redact
 from watcher.notify.render import render
-from watcher.store import Store
+from watcher.store import Delivery, Store
 
 if TYPE_CHECKING:
     from watcher.config import ChannelConfig
@@ -58,6 +59,18 @@ class Outbox:
             self._channels[name] = Channel(name, self.configs[name].urls)
         return self._channels.get(name)
 
+    def _send(self, delivery: Delivery) -> tuple[bool, str]:
+        try:
+            channel = self.channel(delivery.channel)
+            if channel is None:
+                return False, f"channel '{delivery.channel}' is not configured"
+            title, body = render(delivery.alert, channel.format)
+            result = channel.send(title, body)
+        except Exception as exc:  # one broken alert must not stop the others
+            logger.exception("alert could not be sent", extra={"channel": delivery.channel})
+            return False, redact(f"{type(exc).__name__}: {exc}")
+        return result.ok, result.detail
+
     def drain(self, due_only: bool = True) -> DrainStats:
         """Sends pending deliveries; with `due_only` False, retries those waiting too."""
         stats = DrainStats()
@@ -66,13 +79,7 @@ class Outbox:
             batch = self.store.due_deliveries(self.clock() if due_only else None, after=after)
             for delivery in batch:
                 after = delivery.id
-                channel = self.channel(delivery.channel)
-                if channel is None:
-                    sent_ok, detail = False, f"channel '{delivery.channel}' is not configured"
-                else:
-                    title, body = render(delivery.alert, channel.format)
-                    result = channel.send(title, body)
-                    sent_ok, detail = result.ok, result.detail
+                sent_ok, detail = self._send(delivery)
                 fields = {"channel": delivery.channel, "event": delivery.alert.event_id}
                 if sent_ok:
                     self.store.delivered(delivery.id)

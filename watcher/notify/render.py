@@ -41,6 +41,13 @@ def headline(alert: Alert) -> str:
 
 def render(alert: Alert, fmt: Format) -> tuple[str, str]:
     """(title, body) of the alert."""
+    if alert.kind is Kind.DOWN:
+        return f"Source down: {alert.source}", (
+            f"{alert.source} failed: {alert.body}\n\nwatcher keeps polling it, less often while "
+            "it fails, and says so here when it is back."
+        )
+    if alert.kind is Kind.UP:
+        return f"Source back: {alert.source}", f"{alert.source} is polled successfully again."
     title = f"{LABELS[alert.kind]}: {headline(alert)}"
     about = f"{alert.source}" + (f" · {', '.join(alert.tags)}" if alert.tags else "")
     lines = [about]

@@ -17,7 +17,7 @@ from typing import Any
 import feedparser
 from lxml import etree
 
-from watcher.htmltext import html_to_text
+from watcher.htmltext import html_to_text, plain_to_text
 from watcher.model import Entry, Snapshot
 from watcher.sources.base import SourceError
 from watcher.sources.dates import newest_first
@@ -187,11 +187,9 @@ def _atom_text(element: etree._Element, base: str | None) -> str:
             etree.tostring(child, method="html", encoding="unicode") for child in _strip_ns(element)
         )
         return html_to_text(markup, base)
-    return (
-        html_to_text(element.text or "", base)
-        if kind == "html"
-        else html_to_text(_escape(element.text or ""))
-    )
+    if kind == "html":
+        return html_to_text(element.text or "", base)
+    return plain_to_text(element.text or "")
 
 
 def _strip_ns(element: etree._Element) -> etree._Element:
@@ -204,10 +202,6 @@ def _strip_ns(element: etree._Element) -> etree._Element:
     if len(copy) == 1 and copy[0].tag == "div":
         return copy[0]
     return copy
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 # Anything else with feedparser -------------------------------------------------------
@@ -232,12 +226,9 @@ def _feedparser_entry(e: Any, url: str | None) -> Entry:
     detail = content[0] if content else e.get("summary_detail") or {}
     value = detail.get("value") or e.get("summary") or ""
     kind = detail.get("type", "text/html")
-    body = html_to_text(value, link or url) if "html" in kind else html_to_text(_escape(value))
-    title_detail = e.get("title_detail") or {}
+    body = html_to_text(value, link or url) if "html" in kind else plain_to_text(value)
     title = e.get("title") or ""
-    title = (
-        html_to_text(title)
-        if "html" in title_detail.get("type", "text/html")
-        else html_to_text(_escape(title))
-    )
-    return _entry(e.get("id"), link, title, body, e.get("published"), e.get("updated"))
+    title_kind = (e.get("title_detail") or {}).get("type", "text/html")
+    title = html_to_text(title) if "html" in title_kind else plain_to_text(title)
+    # dict.get: FeedParserDict would map a missing "updated" to "published", with a warning.
+    return _entry(e.get("id"), link, title, body, e.get("published"), dict.get(e, "updated"))

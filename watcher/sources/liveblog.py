@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, field_validator
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
-from watcher.htmltext import html_to_text
+from watcher.htmltext import html_to_text, plain_to_text
 from watcher.model import Entry, Snapshot
 from watcher.sources.base import SourceError
 from watcher.sources.dates import newest_first
@@ -258,7 +258,10 @@ def _merge(
 
 
 def _text(value: Any, url: str | None = None) -> str:
-    return html_to_text(value, url) if isinstance(value, str) else ""
+    """A JSON-LD text field: plain text by the schema, HTML on some sites."""
+    if not isinstance(value, str):
+        return ""
+    return html_to_text(value, url) if "<" in value else plain_to_text(value)
 
 
 def _str(value: Any) -> str | None:

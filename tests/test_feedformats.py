@@ -1,0 +1,91 @@
+"""Feeds parse into the same entries whichever path reads them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from tests.feeds import atom, json_feed, rdf, rss, seed_items
+from watcher.model import Entry
+from watcher.sources.base import SourceError
+from watcher.sources.feedformats import _feedparser, _xml_feed, parse_feed
+
+ITEMS = seed_items()
+XML_FEEDS = {
+    "rss": rss(ITEMS),
+    "rss content:encoded": rss(ITEMS, content=True),
+    "atom html": atom(ITEMS),
+    "atom xhtml": atom(ITEMS, "xhtml"),
+    "atom text": atom(ITEMS, "text"),
+}
+
+
+def brief(entries: list[Entry] | tuple[Entry, ...]) -> list[tuple[str | None, str, str]]:
+    return [(e.key, e.title, e.body) for e in entries]
+
+
+@pytest.mark.parametrize("name", list(XML_FEEDS))
+def test_fast_path_gives_what_feedparser_gives(name: str) -> None:
+    body = XML_FEEDS[name].encode()
+    fast = _xml_feed(body, "https://example.org/feed")
+    assert fast is not None
+    assert brief(fast) == brief(_feedparser(body, "application/xml", "https://example.org/feed"))
+    assert [e.url for e in fast] == [i.link for i in ITEMS]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [*XML_FEEDS.values(), rdf(ITEMS), json_feed(ITEMS)],
+    ids=[*XML_FEEDS, "rss 1.0", "json feed"],
+)
+def test_every_format_gives_the_seed_entries(body: str) -> None:
+    snapshot = parse_feed(body.encode(), None, "https://example.org/feed")
+    assert snapshot.partial
+    assert [e.title for e in snapshot.entries] == [i.title for i in ITEMS]
+    assert [e.key for e in snapshot.entries] == [i.id for i in ITEMS]
+    assert snapshot.entries[3].body == "\n\n".join(ITEMS[3].paragraphs)
+
+
+def test_identity_falls_back_to_link_then_hash() -> None:
+    by_link = parse_feed(rss(ITEMS, guid=False).encode()).entries
+    assert [e.key for e in by_link] == [i.link for i in ITEMS]
+    by_hash = parse_feed(rss(ITEMS, guid=False, link=False).encode()).entries
+    assert len({e.key for e in by_hash}) == 6
+    assert all(e.key and len(e.key) == 16 for e in by_hash)
+    # The hash is of title and date, so an edited body keeps its identity.
+    edited = [ITEMS[0].with_paragraph("More."), *ITEMS[1:]]
+    assert parse_feed(rss(edited, guid=False, link=False).encode()).entries[0].key == by_hash[0].key
+
+
+def test_oldest_first_feeds_are_put_newest_first() -> None:
+    snapshot = parse_feed(rss(list(reversed(ITEMS))).encode())
+    assert [e.key for e in snapshot.entries] == [i.id for i in ITEMS]
+
+
+def test_malformed_xml_goes_to_feedparser() -> None:
+    broken = rss(ITEMS).replace("<channel>", "<channel><junk>", 1)
+    snapshot = parse_feed(broken.encode())
+    assert len(snapshot.entries) == 6
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "error"),
+    [
+        (b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html", "not a feed"),
+        (b"", None, "not a feed"),
+        (b"{not json", "application/json", "not a JSON feed"),
+        (b'{"version": "x"}', "application/feed+json", "no 'items' list"),
+    ],
+)
+def test_what_is_not_a_feed_is_an_error(body: bytes, content_type: str | None, error: str) -> None:
+    with pytest.raises(SourceError, match=error):
+        parse_feed(body, content_type)
+
+
+def test_entities_in_titles_and_relative_links() -> None:
+    item = replace(ITEMS[0], title="Q&A: Putin & Trump", paragraphs=())
+    markup = rss([item]).replace("<![CDATA[]]>", '<![CDATA[<a href="/more">more</a>]]>')
+    (entry,) = parse_feed(markup.encode(), None, "https://example.org/feed").entries
+    assert entry.title == "Q&A: Putin & Trump"
+    assert "more (https://example.org/more)" in entry.body
