@@ -94,7 +94,8 @@ def test_broken_json_ld_is_ignored() -> None:
 def test_custom_selectors() -> None:
     page = (
         '<section class="feed"><div class="post" data-key="a1"><span class="t">Title</span>'
-        '<div class="txt"><p>Hello.</p></div><span class="when">2025-02-13T10:00:00Z</span></div></section>'
+        '<div class="txt"><p>Hello.</p></div><span class="when">2025-02-13T10:00:00Z</span>'
+        "</div></section>"
     )
     selectors = PageSelectors(
         entry="div.post", id="data-key", headline=".t", body=".txt", published=".when"
