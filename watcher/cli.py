@@ -38,35 +38,25 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from watcher.check import check, default_workers
     from watcher.notify.outbox import Outbox
-    from watcher.notify.render import render_diff
-    from watcher.pipeline import Pipeline
     from watcher.store import Store
 
     config = _config(args)
+    workers = args.workers or default_workers(len(config.sources))
     out = sys.stdout
     # With --json, stdout carries the JSON lines alone; console alerts go to stderr.
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        outcome = check(config, workers)
         store = Store(config.state_url, config.lock_timeout)
         try:
-            results = asyncio.run(Pipeline(config, store).poll_all())
             Outbox(store, config.channels).drain(due_only=False)
         finally:
             store.close()
     if args.json:
-        for result in results:
-            for alert in result.alerts:
-                line = {
-                    "kind": alert.kind.value,
-                    "source": alert.source,
-                    "entry": alert.key,
-                    "title": alert.title,
-                    "tags": list(alert.tags),
-                    "diff": render_diff(alert.diff) if alert.diff else None,
-                }
-                out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        out.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in outcome.events)
         out.flush()
-    return EXIT_SOURCE if any(r.error for r in results) else EXIT_OK
+    return EXIT_SOURCE if outcome.failed else EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -119,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     check = command("check", cmd_check, "poll every source once, send alerts, exit")
     check.add_argument(
         "--json", action="store_true", help="print each event as a JSON line on stdout"
+    )
+    check.add_argument(
+        "--workers",
+        type=int,
+        help="processes to poll with (default: one per CPU, one per 200 sources at most)",
     )
     command("validate", cmd_validate, "check a config file and report every problem")
     replay = command("replay", cmd_replay, "play a seed live blog as if it were written live")

@@ -31,7 +31,6 @@ _TOKEN = re.compile(
     re.S,
 )
 _HREF = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
-_WHITESPACE = re.compile(r"\s+")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n\s*")
 # Breaks are marked with control characters while the text is built, so that one pass of
 # unescaping and whitespace folding at the end cannot eat them.
@@ -95,10 +94,13 @@ def _close_link(out: list[str], start: int, href: str, base_url: str | None) -> 
 
 def _finish(raw: str, unescape: bool = True) -> str:
     """Unescapes, folds whitespace, and turns the break marks into line breaks."""
-    text = _WHITESPACE.sub(" ", html.unescape(raw) if unescape else raw)
+    if unescape and "&" in raw:
+        raw = html.unescape(raw)
+    if PARAGRAPH not in raw and LINE not in raw:  # a headline, say: one line
+        return " ".join(raw.split())
     paragraphs = []
-    for block in text.split(PARAGRAPH):
-        lines = [line.strip() for line in block.split(LINE)]
+    for block in raw.split(PARAGRAPH):
+        lines = [" ".join(line.split()) for line in block.split(LINE)]
         joined = "\n".join(line for line in lines if line)
         if joined:
             paragraphs.append(joined)

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from watcher import sources
@@ -43,14 +44,18 @@ def mass_removal(removed: int, stored: int) -> bool:
 
 
 class Pipeline:
-    def __init__(self, config: Config, store: Store) -> None:
+    def __init__(self, config: Config, store: Store, names: Sequence[str] | None = None) -> None:
+        """The pipeline of the named sources of `config` (all of them by default)."""
         self.config = config
         self.store = store
         self.rules = Ruleset(config.rules, config.notify)
         self.http = HttpFetcher(config.fetch)
         context = SourceContext(base_dir=config.base_dir, http=self.http)
+        wanted = set(names) if names is not None else None
         self.kinds: dict[str, SourceKind] = {
-            s.name: sources.build(s, context) for s in config.sources
+            s.name: sources.build(s, context)
+            for s in config.sources
+            if wanted is None or s.name in wanted
         }
         self.errors_to = [ERRORS_CHANNEL] if ERRORS_CHANNEL in config.channels else []
         self._touches: list[Touch] = []
@@ -99,11 +104,12 @@ class Pipeline:
             fetched = await kind.fetch(target, etag, last_modified)
             body = fetched.body
             digest = hashlib.sha256(body).hexdigest() if body is not None else None
-            if digest is None or (row is not None and digest == row.content_hash):
+            if row is not None and (digest is None or digest == row.content_hash):
                 # Nothing new: not parsed, not diffed.
-                self._touch(Touch(target, kind_name, fetched.etag, fetched.last_modified))
+                self._touch(Touch(row.id, fetched.etag, fetched.last_modified))
                 return PollResult(target)
-            assert digest is not None
+            if digest is None:  # not modified, says a source we have no state of
+                raise SourceError("the source answered 'not modified' to a first request")
             result = self._commit(kind, kind_name, target, fetched, digest)
         except SourceError as exc:
             reason = str(exc)

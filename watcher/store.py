@@ -10,7 +10,9 @@ outbox, and marked done one by one.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -126,6 +128,42 @@ class StoreError(Exception):
     """The store cannot be used; the message says why, in words an operator can act on."""
 
 
+class TurnLock:
+    """An exclusive lock on a file, shared by every process that writes one database.
+
+    Waiting polls the lock at first every 0.1 ms, backing off to 5 ms, for at most
+    `timeout` seconds: a handoff takes well under a millisecond.
+    """
+
+    def __init__(self, path: str, timeout: float, label: str) -> None:
+        self.path = path
+        self.timeout = timeout
+        self.label = label
+        self._fd: int | None = None
+
+    def __enter__(self) -> TurnLock:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + self.timeout
+        pause = 0.0001
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return self
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StoreError(
+                        f"state database {self.label} is locked by another process "
+                        f"(waited {self.timeout:g}s)"
+                    ) from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.005)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
 @dataclass(frozen=True, slots=True)
 class SourceRow:
     id: int
@@ -140,10 +178,9 @@ class SourceRow:
 
 @dataclass(frozen=True, slots=True)
 class Touch:
-    """A poll that found nothing new, to be noted with others in one transaction."""
+    """A poll of a known source that found nothing new, noted later with others."""
 
-    target: Target
-    kind: str
+    source_id: int
     etag: str | None
     last_modified: str | None
 
@@ -205,6 +242,12 @@ class Store:
         )
         self.engine = self._connect(url, busy_timeout)
         self._busy_timeout = busy_timeout
+        database = parsed.database if parsed.get_backend_name() == "sqlite" else None
+        self._turn: contextlib.AbstractContextManager[object] = (
+            TurnLock(f"{database}.lock", busy_timeout, self._label)
+            if database and database != ":memory:" and not database.startswith("file:")
+            else contextlib.nullcontext()
+        )
         with self._guard():
             self._migrate()
 
@@ -280,6 +323,14 @@ class Store:
         self.engine.dispose()
 
     @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction. With SQLite, processes take turns through a file lock
+        first: SQLite's own busy wait sleeps up to 100 ms a try, which would leave
+        check's workers idle while the lock they wait for was long free."""
+        with self._guard(), self._turn, self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
     def _read(self) -> Iterator[Connection]:
         with self._guard(), self.engine.connect() as conn:
             yield conn.execution_options(sqlite_begin="DEFERRED")
@@ -297,27 +348,40 @@ class Store:
             return {r.name: _source_row(r) for r in conn.execute(sa.select(sources))}
 
     def record_unchanged(self, touches: Sequence[Touch], errors_to: Sequence[str] = ()) -> None:
-        """Notes polls that found nothing new, many in one transaction."""
+        """Notes polls that found nothing new, many in one transaction and one statement."""
         if not touches:
             return
         now = time.time()
-        with self._guard(), self.engine.begin() as conn:
-            for touch in touches:
-                source_id, failures = _source_id(conn, touch.target, touch.kind)
+        update = (
+            sources.update()
+            .where(sources.c.id == sa.bindparam("source_id"))
+            .values(
+                etag=sa.bindparam("new_etag"),
+                last_modified=sa.bindparam("new_last_modified"),
+                last_poll_at=now,
+                last_success_at=now,
+                last_error=None,
+                failures=0,
+            )
+        )
+        rows = [
+            {"source_id": t.source_id, "new_etag": t.etag, "new_last_modified": t.last_modified}
+            for t in touches
+        ]
+        with self._write() as conn:
+            # Sources that were failing and are back: read inside the transaction, so that
+            # exactly one poll tells the errors channel.
+            ids = [t.source_id for t in touches]
+            recovered = (
                 conn.execute(
-                    sources.update()
-                    .where(sources.c.id == source_id)
-                    .values(
-                        etag=touch.etag,
-                        last_modified=touch.last_modified,
-                        last_poll_at=now,
-                        last_success_at=now,
-                        last_error=None,
-                        failures=0,
-                    )
+                    sa.select(sources.c.id).where(sources.c.id.in_(ids), sources.c.failures > 0)
                 )
-                if failures:
-                    _source_event(conn, source_id, Kind.UP, None, errors_to, now)
+                .scalars()
+                .all()
+            )
+            conn.execute(update, rows)
+            for source_id in recovered:
+                _source_event(conn, source_id, Kind.UP, None, errors_to, now)
 
     def record_failure(
         self, target: Target, kind: str, reason: str, errors_to: Sequence[str] = ()
@@ -328,11 +392,11 @@ class Store:
         ones after it are not, so a source that stays down alerts once.
         """
         now = time.time()
-        with self._guard(), self.engine.begin() as conn:
-            source_id, failures = _source_id(conn, target, kind)
+        with self._write() as conn:
+            source = _source(conn, target, kind)
             conn.execute(
                 sources.update()
-                .where(sources.c.id == source_id)
+                .where(sources.c.id == source.id)
                 .values(
                     last_poll_at=now,
                     last_error=reason,
@@ -340,18 +404,16 @@ class Store:
                     failures=sources.c.failures + 1,
                 )
             )
-            if not failures:
-                _source_event(conn, source_id, Kind.DOWN, reason, errors_to, now)
+            if not source.failures:
+                _source_event(conn, source.id, Kind.DOWN, reason, errors_to, now)
 
     # Polls ------------------------------------------------------------------------------
 
     @contextmanager
     def poll(self, target: Target, kind: str) -> Iterator[PollTransaction]:
         """One transaction for one poll: read the stored entries, then save the outcome."""
-        with self._guard(), self.engine.begin() as conn:
-            source_id, _ = _source_id(conn, target, kind)
-            row = conn.execute(sa.select(sources).where(sources.c.id == source_id)).one()
-            yield PollTransaction(conn, _source_row(row))
+        with self._write() as conn:
+            yield PollTransaction(conn, _source(conn, target, kind))
 
     # Outbox -----------------------------------------------------------------------------
 
@@ -421,7 +483,7 @@ class Store:
         ]
 
     def delivered(self, delivery_id: int) -> None:
-        with self._guard(), self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(
                 deliveries.update()
                 .where(deliveries.c.id == delivery_id)
@@ -440,7 +502,7 @@ class Store:
             values.update(status="failed", done_at=time.time())
         else:
             values["next_attempt_at"] = retry_at
-        with self._guard(), self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(deliveries.update().where(deliveries.c.id == delivery_id).values(values))
 
     def active_entries(self, name: str) -> int:
@@ -469,19 +531,7 @@ class PollTransaction:
         self.source = source
 
     def entries(self) -> list[StoredEntry]:
-        rows = self._conn.execute(
-            sa.select(
-                entries.c.id,
-                entries.c.key,
-                entries.c.title,
-                entries.c.body,
-                entries.c.position,
-                entries.c.url,
-                entries.c.revision,
-            )
-            .where(entries.c.source_id == self.source.id, entries.c.removed_at.is_(None))
-            .order_by(entries.c.position)
-        ).all()
+        rows = self._conn.execute(_ACTIVE_ENTRIES, {"source_id": self.source.id}).all()
         return [
             StoredEntry(r.id, r.key, r.title, r.body, r.position, r.url, r.revision) for r in rows
         ]
@@ -510,7 +560,9 @@ class PollTransaction:
                 )
             ):
                 returning[row.key] = (row.id, row.revision)
-        inserts = []
+        inserts: list[dict[str, Any]] = []
+        rewrites: list[dict[str, Any]] = []  # entries with a new revision
+        moves: list[dict[str, Any]] = []  # entries that only moved
         for position, slot in enumerate(comparison.slots):
             entry = slot.entry
             fields = {"title": entry.title, "body": entry.body, "url": entry.url}
@@ -526,53 +578,55 @@ class PollTransaction:
                         "updated_at": now,
                     }
                 )
-                continue
-            if slot.stored is None:
-                entry_id, revision = returning[slot.key]
-                revision += 1
-                changes = {**fields, "revision": revision, "removed_at": None, "updated_at": now}
-            elif slot.revised:
-                entry_id = slot.stored.id
-                revision = slot.stored.revision + 1
-                changes = {**fields, "revision": revision, "updated_at": now}
-            else:
-                if slot.stored.position != position:
-                    conn.execute(
-                        entries.update()
-                        .where(entries.c.id == slot.stored.id)
-                        .values(position=position)
-                    )
-                continue
-            conn.execute(
-                entries.update()
-                .where(entries.c.id == entry_id)
-                .values(position=position, **changes)
-            )
-            ids[slot.key] = (entry_id, revision)
-            new_revisions.append(
-                {
-                    "entry_id": entry_id,
-                    "revision": revision,
-                    "title": entry.title,
-                    "body": entry.body,
-                }
-            )
-        if inserts:
-            result = conn.execute(
-                entries.insert().returning(entries.c.id, sort_by_parameter_order=True), inserts
-            )
-            for row, values in zip(result.all(), inserts, strict=True):
-                ids[str(values["key"])] = (row.id, 1)
+            elif slot.stored is None or slot.revised:
+                entry_id, revision = (
+                    returning[slot.key]
+                    if slot.stored is None
+                    else (slot.stored.id, slot.stored.revision)
+                )
+                rewrites.append(
+                    {**fields, "eid": entry_id, "position": position, "revision": revision + 1}
+                )
+                ids[slot.key] = (entry_id, revision + 1)
                 new_revisions.append(
                     {
-                        "entry_id": row.id,
+                        "entry_id": entry_id,
+                        "revision": revision + 1,
+                        "title": entry.title,
+                        "body": entry.body,
+                    }
+                )
+            elif slot.stored.position != position:
+                moves.append({"eid": slot.stored.id, "position": position})
+        by_id = entries.c.id == sa.bindparam("eid")
+        if rewrites:
+            conn.execute(
+                entries.update().where(by_id).values(removed_at=None, updated_at=now), rewrites
+            )
+        if moves:
+            conn.execute(entries.update().where(by_id), moves)
+        if inserts:
+            # One INSERT for all, then their ids by key: asking for the ids back in order
+            # (RETURNING, sorted) makes SQLAlchemy insert one row a statement on SQLite.
+            _insert_many(conn, entries, inserts)
+            keys = [str(values["key"]) for values in inserts]
+            found = {
+                row.key: row.id
+                for row in conn.execute(_IDS_BY_KEY, {"source_id": source_id, "keys": keys})
+            }
+            for values in inserts:
+                entry_id = found[str(values["key"])]
+                ids[str(values["key"])] = (entry_id, 1)
+                new_revisions.append(
+                    {
+                        "entry_id": entry_id,
                         "revision": 1,
                         "title": values["title"],
                         "body": values["body"],
                     }
                 )
         if new_revisions:
-            conn.execute(revisions.insert(), [{**r, "created_at": now} for r in new_revisions])
+            _insert_many(conn, revisions, [{**r, "created_at": now} for r in new_revisions])
         for gone in comparison.removed:
             conn.execute(entries.update().where(entries.c.id == gone.id).values(removed_at=now))
             ids[gone.key] = (gone.id, gone.revision)
@@ -592,30 +646,30 @@ class PollTransaction:
                 }
                 for e in alerts
             ]
+            # Unsorted RETURNING is one statement; each row says which event it is.
             result = conn.execute(
-                events.insert().returning(events.c.id, sort_by_parameter_order=True), rows
+                events.insert().returning(events.c.id, events.c.entry_id, events.c.kind), rows
             )
-            saved = [(e, row.id) for e, row in zip(alerts, result.all(), strict=True)]
+            event_ids = {(row.entry_id, row.kind): row.id for row in result}
+            saved = [
+                (e, event_ids[(r["entry_id"], r["kind"])])
+                for e, r in zip(alerts, rows, strict=True)
+            ]
             outbox = [_pending(event_id, c, now) for e, event_id in saved for c in e.channels]
             if outbox:
                 conn.execute(deliveries.insert(), outbox)
 
         changed = bool(new_revisions or comparison.removed)
         conn.execute(
-            sources.update()
-            .where(sources.c.id == source_id)
-            .values(
-                etag=etag,
-                last_modified=last_modified,
-                content_hash=content_hash,
-                baselined=True,
-                last_poll_at=now,
-                last_success_at=now,
-                last_error=None,
-                failures=0,
-                held_since=None,
-                **({"last_change_at": now} if changed else {}),
-            )
+            _SAVE_SOURCE,
+            {
+                "source_id": source_id,
+                "etag": etag,
+                "last_modified": last_modified,
+                "content_hash": content_hash,
+                "now": now,
+                "changed": changed,
+            },
         )
         if self.source.failures:
             _source_event(conn, source_id, Kind.UP, None, errors_to, now)
@@ -630,29 +684,92 @@ class PollTransaction:
         )
 
 
+# Statements of every poll, built once: building them per call costs more than running them.
+_SOURCE_BY_NAME = sa.select(sources).where(sources.c.name == sa.bindparam("name"))
+_ACTIVE_ENTRIES = (
+    sa.select(
+        entries.c.id,
+        entries.c.key,
+        entries.c.title,
+        entries.c.body,
+        entries.c.position,
+        entries.c.url,
+        entries.c.revision,
+    )
+    .where(entries.c.source_id == sa.bindparam("source_id"), entries.c.removed_at.is_(None))
+    .order_by(entries.c.position)
+)
+_SAVE_SOURCE = (
+    sources.update()
+    .where(sources.c.id == sa.bindparam("source_id"))
+    .values(
+        etag=sa.bindparam("etag"),
+        last_modified=sa.bindparam("last_modified"),
+        content_hash=sa.bindparam("content_hash"),
+        baselined=True,
+        last_poll_at=sa.bindparam("now"),
+        last_success_at=sa.bindparam("now"),
+        last_error=None,
+        failures=0,
+        held_since=None,
+        last_change_at=sa.case(
+            (sa.bindparam("changed", type_=sa.Boolean), sa.bindparam("now")),
+            else_=sources.c.last_change_at,
+        ),
+    )
+)
+_IDS_BY_KEY = sa.select(entries.c.key, entries.c.id).where(
+    entries.c.source_id == sa.bindparam("source_id"),
+    entries.c.key.in_(sa.bindparam("keys", expanding=True)),
+)
+_INSERTS: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def _insert_many(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Inserts rows (all with the same keys) straight through the driver.
+
+    SQLAlchemy's per-row parameter handling costs more than the database's own work for
+    the dozens of small rows of a poll; the statement is compiled once per dialect.
+    """
+    columns = tuple(rows[0])
+    cache_key = (conn.dialect.name, table.name, columns)
+    if cache_key not in _INSERTS:
+        compiled = (
+            table.insert()
+            .values({c: sa.bindparam(c) for c in columns})
+            .compile(dialect=conn.dialect)
+        )
+        order = (
+            tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+        )
+        _INSERTS[cache_key] = (str(compiled), order)
+    sql, order = _INSERTS[cache_key]
+    if order is None:
+        conn.exec_driver_sql(sql, rows)
+    else:
+        conn.exec_driver_sql(sql, [tuple(row[c] for c in order) for row in rows])
+
+
 def _match_tuple(m: Match) -> tuple[str, int, int, str, bool]:
     return (m.rule, m.start, m.end, m.text, m.old)
 
 
-def _source_id(conn: Connection, target: Target, kind: str) -> tuple[int, int]:
-    """The source's id, its row made if it has none; and its count of failed polls."""
-    found = conn.execute(
-        sa.select(sources.c.id, sources.c.failures).where(sources.c.name == target.name)
-    ).first()
-    if found is not None:
-        return int(found.id), int(found.failures)
-    inserted = conn.execute(
-        sources.insert()
-        .values(
-            name=target.name,
-            kind=kind,
-            location=target.location,
-            baselined=False,
-            failures=0,
-        )
-        .returning(sources.c.id)
-    ).scalar_one()
-    return int(inserted), 0
+def _source(conn: Connection, target: Target, kind: str) -> SourceRow:
+    """The source's row, made if it has none."""
+    found = conn.execute(_SOURCE_BY_NAME, {"name": target.name}).first()
+    if found is None:
+        found = conn.execute(
+            sources.insert()
+            .values(
+                name=target.name,
+                kind=kind,
+                location=target.location,
+                baselined=False,
+                failures=0,
+            )
+            .returning(*sources.c)
+        ).one()
+    return _source_row(found)
 
 
 def _source_event(

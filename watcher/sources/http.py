@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from watcher import __version__
 from watcher.sources.base import Fetched, SourceError
+from watcher.sources.transport import AiohttpTransport
 from watcher.units import Duration
 
 USER_AGENT = (
@@ -62,6 +63,7 @@ class HttpFetcher:
                 follow_redirects=True,
                 max_redirects=c.max_redirects,
                 trust_env=False,
+                transport=AiohttpTransport(c.concurrency, c.per_host),
             )
             self._slots = asyncio.Semaphore(c.concurrency)
         return self._client, self._slots
@@ -106,6 +108,7 @@ class HttpFetcher:
         async with client.stream("GET", url, headers=headers) as response:
             status = response.status_code
             if status == 304:
+                await response.aread()  # the (empty) rest, so the connection is kept alive
                 return Fetched(None, etag=etag, last_modified=last_modified)
             if status >= 400:
                 retry_after = (
