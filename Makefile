@@ -26,7 +26,9 @@ test: lint
 	$(BIN)/pytest
 
 bench: $(STAMP)
+	command -v nginx >/dev/null || (test "$$(id -u)" = 0 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >/dev/null) || echo "no nginx: the Python feed server stands in"
 	$(BIN)/python benchmarks/matcher.py
+	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

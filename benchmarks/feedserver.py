@@ -18,8 +18,8 @@ import socket
 import subprocess
 import threading
 import time
-from email.utils import formatdate, format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, formatdate
 from pathlib import Path
 
 SENTENCES = [
@@ -187,11 +187,12 @@ http {{
                     if headers.get("if-none-match") == etag:
                         writer.write(f"HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\n\r\n".encode())
                     else:
-                        writer.write(
-                            f"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nETag: {etag}\r\n"
-                            f"Last-Modified: {modified}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-                            + body
+                        head = (
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
+                            f"ETag: {etag}\r\nLast-Modified: {modified}\r\n"
+                            f"Content-Length: {len(body)}\r\n\r\n"
                         )
+                        writer.write(head.encode() + body)
                     await writer.drain()
             except (asyncio.IncompleteReadError, ConnectionError):
                 writer.close()

@@ -227,3 +227,23 @@ def test_daemon_backs_off_a_failing_source(server: LocalServer, make_config: Any
         gaps = [b - a for a, b in itertools.pairwise(times)]
         assert gaps[0] < 0.5 and gaps[1] >= 0.35 and gaps[2] >= 0.75, gaps
         assert watcher.stop() == 0
+
+
+def test_check_with_workers_gives_what_one_process_gives(
+    server: LocalServer, make_config: Any
+) -> None:
+    names = ["a", "b", "c", "d"]
+    for name in names:
+        server.serve(f"/{name}", rss(ITEMS))
+    server.serve("/broken", "down", status=500)
+    sources = "".join(feed_source(server, f"/{n}", n) for n in [*names, "broken"])
+    config = config_for(make_config, sources)
+    done = run_watcher("check", "-c", str(config), "--json", "--workers", "3")
+    assert done.returncode == 3
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [e["source"] for e in events] == [n for n in names for _ in range(6)]
+    assert [e["entry"] for e in events] == [i.id for i in reversed(ITEMS)] * 4
+    server.serve("/c", rss([ITEMS[0].with_paragraph("Putin spoke."), *ITEMS[1:]]))
+    done = run_watcher("check", "-c", str(config), "--json", "--workers", "3")
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(e["source"], e["kind"], e["tags"]) for e in events] == [("c", "updated", ["Putin"])]

@@ -1,0 +1,182 @@
+"""`make bench`: watcher against urlwatch 2.29, on the same loopback feeds, in one run.
+
+For each tool: a first pass over N fresh feeds, an unchanged pass, and a pass after 5% of
+the feeds gained an entry and had another edited. Each pass is one process (`watcher check
+--json`, `urlwatch`), timed from start to exit, with the peak RSS of its largest process.
+Then `watcher run` polls the same feeds every 60 s and its CPU use is measured.
+The table goes to stdout and into benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from feedserver import Feeds, Server  # noqa: E402
+
+WATCHER = ROOT / ".venv" / "bin" / "watcher"
+URLWATCH_VERSION = "2.29"
+MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+@dataclass
+class Pass:
+    tool: str
+    name: str
+    seconds: float
+    peak_mb: float
+    events: int
+
+
+def timed(cmd: list[str], count: re.Pattern[str]) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS in MB (largest process of the tree) and events printed."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    out = proc.stdout.read() if proc.stdout else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"{cmd[0]} failed with status {status}")
+    return seconds, usage.ru_maxrss / 1024, len(count.findall(out))
+
+
+def urlwatch_bin(work: Path) -> Path:
+    venv = work / "urlwatch-venv"
+    binary = venv / "bin" / "urlwatch"
+    if not binary.exists():
+        print(f"installing urlwatch {URLWATCH_VERSION} into {venv} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pip = [str(venv / "bin" / "pip"), "install", "-q", f"urlwatch=={URLWATCH_VERSION}"]
+        done = subprocess.run(pip, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"could not install urlwatch:\n{done.stderr}")
+    return binary
+
+
+def run_urlwatch(work: Path, feeds: Feeds, server: Server) -> list[Pass]:
+    binary = urlwatch_bin(work)
+    urls, config, cache = work / "urls.yaml", work / "urlwatch.yaml", work / "urlwatch.db"
+    urls.write_text(
+        "\n---\n".join(f"name: f{i}\nurl: {server.url(i)}\n" for i in range(feeds.count))
+    )
+    cache.unlink(missing_ok=True)
+    cmd = [str(binary), "--urls", str(urls), "--config", str(config), "--cache", str(cache)]
+    subprocess.run([*cmd, "--list"], stdout=subprocess.DEVNULL, check=True)  # writes its config
+    return passes("urlwatch", cmd, feeds, re.compile(r"^\d+\. (?:NEW|CHANGED):", re.M))
+
+
+def run_watcher(work: Path, feeds: Feeds, server: Server) -> tuple[list[Pass], Path]:
+    config = work / "watcher.yaml"
+    state = work / "watcher.db"
+    sources = "".join(f"  - name: f{i}\n    feed: {server.url(i)}\n" for i in range(feeds.count))
+    config.write_text(
+        f"state: {state}\ninterval: 60s\nsources:\n{sources}"
+        # Rules tag the events; like urlwatch's report, the events go to stdout (--json).
+        "rules:\n  - name: Putin\n    keywords: [Putin, Kremlin]\n    notify: []\n"
+        "  - name: Riyadh\n    keywords: [Riyadh, Saudi capital]\n    notify: []\n"
+    )
+    for stale in work.glob("watcher.db*"):
+        stale.unlink()
+    cmd = [str(WATCHER), "check", "-c", str(config), "--json"]
+    return passes("watcher", cmd, feeds, re.compile(r"^\{", re.M)), config
+
+
+def passes(tool: str, cmd: list[str], feeds: Feeds, count: re.Pattern[str]) -> list[Pass]:
+    feeds.write_all()
+    out = [Pass(tool, "first", *timed(cmd, count)), Pass(tool, "unchanged", *timed(cmd, count))]
+    feeds.change(0.05)
+    out.append(Pass(tool, "5% changed", *timed(cmd, count)))
+    return out
+
+
+def daemon_cpu(config: Path, seconds: float) -> tuple[float, float, float]:
+    """Average CPU (% of one core) of `watcher run` over `seconds`, and its peak RSS."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    proc = subprocess.Popen(
+        [str(WATCHER), "run", "-c", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    started = time.monotonic()
+
+    def cpu() -> float:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    time.sleep(10)  # start-up and the first round of polls, which all start at once
+    warm_cpu, warm_at = cpu(), time.monotonic()
+    time.sleep(seconds)
+    steady = (cpu() - warm_cpu) / (time.monotonic() - warm_at) * 100
+    overall = cpu() / (time.monotonic() - started) * 100
+    proc.terminate()
+    _, _, usage = os.wait4(proc.pid, 0)
+    return overall, steady, usage.ru_maxrss / 1024
+
+
+def table(rows: list[Pass], feeds: int, entries: int, server: str) -> str:
+    by = {(p.tool, p.name): p for p in rows}
+    lines = [
+        f"{feeds} feeds of {entries} entries, served by {server} on loopback; "
+        f"{os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d')}.",
+        "",
+        "| pass | urlwatch 2.29 | watcher | speed-up | urlwatch peak RSS | watcher peak RSS "
+        "| events (urlwatch / watcher) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in ("first", "unchanged", "5% changed"):
+        u, w = by[("urlwatch", name)], by[("watcher", name)]
+        lines.append(
+            f"| {name} | {u.seconds:.2f} s | {w.seconds:.2f} s | {u.seconds / w.seconds:.1f}x "
+            f"| {u.peak_mb:.0f} MB | {w.peak_mb:.0f} MB | {u.events} / {w.events} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--feeds", type=int, default=2000)
+    parser.add_argument("--entries", type=int, default=40)
+    parser.add_argument("--daemon-seconds", type=float, default=120.0)
+    parser.add_argument("--no-readme", action="store_true", help="do not update README.md")
+    args = parser.parse_args()
+
+    work = HERE / ".work"
+    work.mkdir(exist_ok=True)
+    feeds = Feeds(work / "site", args.feeds, args.entries)
+    feeds.write_all()
+    server = Server(work / "site")
+    server.start()
+    try:
+        rows = run_urlwatch(work, feeds, server)
+        watcher_rows, config = run_watcher(work, feeds, server)
+        rows += watcher_rows
+        result = table(rows, args.feeds, args.entries, server.kind)
+        if args.daemon_seconds > 0:
+            overall, steady, peak = daemon_cpu(config, args.daemon_seconds)
+            result += (
+                f"\n\n`watcher run` polling the {args.feeds} feeds every 60 s: {steady:.1f}% of "
+                f"one core on average over {args.daemon_seconds:.0f} s after start-up "
+                f"({overall:.1f}% including start-up and the first round), peak RSS {peak:.0f} MB."
+            )
+    finally:
+        server.stop()
+    print(result)
+    if not args.no_readme:
+        readme = HERE / "README.md"
+        text = readme.read_text()
+        start, end = text.index(MARK_START) + len(MARK_START), text.index(MARK_END)
+        readme.write_text(text[:start] + "\n" + result + "\n" + text[end:])
+
+
+if __name__ == "__main__":
+    main()
