@@ -247,3 +247,27 @@ def test_check_with_workers_gives_what_one_process_gives(
     done = run_watcher("check", "-c", str(config), "--json", "--workers", "3")
     events = [json.loads(line) for line in done.stdout.splitlines()]
     assert [(e["source"], e["kind"], e["tags"]) for e in events] == [("c", "updated", ["Putin"])]
+
+
+def test_retry_after_in_seconds_or_as_a_date() -> None:
+    from watcher.sources.http import parse_retry_after
+
+    assert parse_retry_after("120") == 120.0
+    assert parse_retry_after("Wed, 25 Nov 2026 10:00:30 GMT", now=1795600800.0) == 30.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "text"),
+    [
+        ("<p>café</p>".encode("latin-1"), "text/html; charset=ISO-8859-1", "café"),
+        ('<meta charset="iso-8859-1"><p>café</p>'.encode("latin-1"), "text/html", "café"),
+        ("<p>café</p>".encode(), None, "café"),
+        ("<p>café</p>".encode(), "text/html; charset=no-such-charset", "café"),
+    ],
+)
+def test_page_charset(body: bytes, content_type: str | None, text: str) -> None:
+    from watcher.sources.page import decode_html
+
+    assert text in decode_html(body, content_type)

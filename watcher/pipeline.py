@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from watcher import sources
+from watcher import log, sources
 from watcher.config import Config
 from watcher.diff import compare
 from watcher.failpoints import failpoint
@@ -57,6 +57,9 @@ class Pipeline:
             for s in config.sources
             if wanted is None or s.name in wanted
         }
+        for kind in self.kinds.values():  # a feed's URL may carry a password or token
+            for target in kind.targets():
+                log.add_url_secrets(target.location)
         self.errors_to = [ERRORS_CHANNEL] if ERRORS_CHANNEL in config.channels else []
         self._touches: list[Touch] = []
 
