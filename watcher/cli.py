@@ -50,13 +50,39 @@ def cmd_check(args: argparse.Namespace) -> int:
         outcome = check(config, workers)
         store = Store(config.state_url, config.lock_timeout)
         try:
-            Outbox(store, config.channels).drain(due_only=False)
+            Outbox(store, config.channels, config.duplicates).drain(due_only=False)
         finally:
             store.close()
     if args.json:
         out.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in outcome.events)
         out.flush()
     return EXIT_SOURCE if outcome.failed else EXIT_OK
+
+
+def cmd_test_notify(args: argparse.Namespace) -> int:
+    from watcher.notify.channels import Channel
+    from watcher.notify.render import SAMPLE, render
+
+    config = _config(args)
+    spec = config.channels.get(args.channel)
+    if spec is None:
+        known = ", ".join(sorted(config.channels))
+        print(f"watcher: unknown channel '{args.channel}' (channels: {known})", file=sys.stderr)
+        return EXIT_CONFIG
+    channel = Channel(args.channel, spec.urls, spec.format)
+    title, body = render(SAMPLE, channel.format, spec.title, spec.body)
+    result = channel.send(title, body)
+    for url, answer in zip(channel.safe_urls, result.answers, strict=False):
+        print(f"{url}\n  {answer}")
+    print("sent" if result.ok else "not sent")
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def cmd_rules_test(args: argparse.Namespace) -> int:
+    from watcher.rulestest import run
+
+    config = _config(args)
+    return run(config, args.source, args.since, sys.stdout)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -116,6 +142,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="processes to poll with (default: one per CPU, one per 200 sources at most)",
     )
     command("validate", cmd_validate, "check a config file and report every problem")
+    test_notify = command(
+        "test-notify", cmd_test_notify, "send a sample alert to a channel and show each answer"
+    )
+    test_notify.add_argument("channel", help="a channel name from the config")
+    rules = commands.add_parser("rules", help="work with watch rules", description="watch rules")
+    rules_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
+    rules_test = rules_commands.add_parser(
+        "test",
+        help="run the rules over the stored entries and show what would have fired",
+        description="run the current rules over the stored entries and revisions, and show "
+        "what would have fired; nothing is sent",
+    )
+    rules_test.add_argument("-c", "--config", help="config file")
+    rules_test.add_argument("--source", help="only this source (a configured name or a stored one)")
+    rules_test.add_argument("--since", help="only revisions since this date (YYYY-MM-DD[THH:MM])")
+    rules_test.set_defaults(func=cmd_rules_test)
     replay = command("replay", cmd_replay, "play a seed live blog as if it were written live")
     replay.add_argument("file", help="a live blog in the plain-text seed format")
     replay.add_argument(

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -21,6 +22,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -74,12 +76,40 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class QuietHoursConfig(_Model):
+    start: str
+    end: str
+    timezone: str = "UTC"
+    drop: bool = False  # drop alerts in quiet hours instead of holding them until they end
+
+    @field_validator("start", "end")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()):
+            raise ValueError(f"invalid time {value!r} (use HH:MM)")
+        return value.strip()
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
 class ChannelConfig(_Model):
-    """Where alerts go: one or more Apprise URLs, `${ENV}` expanded."""
+    """Where alerts go: one or more Apprise URLs, `${ENV}` expanded, and how."""
 
     urls: list[str] = Field(min_length=1)
-    # The URLs as written, with ${VARS} unexpanded: safe to show.
-    _written: list[str] = PrivateAttr(default_factory=list)
+    format: Literal["text", "markdown", "html"] | None = None  # default: by the URL's kind
+    title: str | None = None  # Jinja2 templates; see the README for their tokens
+    body: str | None = None
+    digest: Duration | None = Field(default=None, gt=0)
+    rate_limit: int | None = Field(default=None, ge=1)  # messages a minute
+    quiet_hours: QuietHoursConfig | None = None
+    max_age: Duration = Field(default=86400.0, gt=0)  # how long a failing alert is retried
 
     @model_validator(mode="before")
     @classmethod
@@ -91,6 +121,17 @@ class ChannelConfig(_Model):
             url = value.pop("url")
             value["urls"] = [url] if isinstance(url, str) else url
         return value
+
+    @field_validator("title", "body")
+    @classmethod
+    def _template(cls, source: str | None, info: ValidationInfo) -> str | None:
+        """Templates are compiled and tried on a sample alert, so that `validate` finds a
+        broken one, not the first alert it would have carried."""
+        if source is not None:
+            from watcher.notify.render import check_template
+
+            check_template(source, info.data.get("format") or "markdown")
+        return source
 
     @field_validator("urls")
     @classmethod
@@ -108,8 +149,17 @@ class ChannelConfig(_Model):
         return out
 
 
+class DuplicatesConfig(_Model):
+    """Alerts of near-identical text from several sources, within `window`, go as one."""
+
+    window: Duration = 900.0  # 0 turns it off
+    similarity: float = Field(default=0.8, gt=0, le=1)
+
+
 class RuleConfig(_Model):
     name: str = Field(min_length=1)
+    priority: Literal["normal", "high"] = "normal"  # high: sent at once, past digests
+    min_change: int = Field(default=0, ge=0)  # words an edit must change to count
     keywords: list[str] = []
     all: list[str] = []
     none: list[str] = []
@@ -148,6 +198,7 @@ class Config(_Model):
     interval: Duration = Field(default=60.0, gt=0)
     jitter: Duration | None = None
     notify: list[str] = [CONSOLE]
+    duplicates: DuplicatesConfig = DuplicatesConfig()
     fetch: FetchConfig = FetchConfig()
     sources: list[AnySourceConfig] = []
     channels: dict[str, ChannelConfig] = {}
@@ -242,18 +293,26 @@ _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoade
 
 
 class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
-    """YAML 1.2 booleans: only true and false. YAML 1.1 would read the rule key `on`
-    (and yes, no, off) as a boolean."""
+    """YAML 1.2 booleans and numbers. YAML 1.1 would read the rule key `on` (and yes, no,
+    off) as a boolean, and the quiet-hours time 22:00 as the number 1320."""
 
 
+_YAML12 = {  # the YAML 1.2 core schema's booleans and numbers
+    "tag:yaml.org,2002:bool": (r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    "tag:yaml.org,2002:int": (r"^(?:[-+]?(?:0|[1-9][0-9_]*)|0x[0-9a-fA-F_]+)$", "-+0123456789"),
+    "tag:yaml.org,2002:float": (
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+0123456789.",
+    ),
+}
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _YAML12]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-for _first in "tTfF":
-    _Loader.yaml_implicit_resolvers.setdefault(_first, []).append(
-        ("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"))
-    )
+for _tag, (_pattern, _firsts) in _YAML12.items():
+    for _first in _firsts:
+        _Loader.yaml_implicit_resolvers.setdefault(_first, []).append((_tag, re.compile(_pattern)))
 
 
 def _load_yaml(text: str, path: Path) -> tuple[Any, dict[tuple[str | int, ...], int]]:
@@ -303,7 +362,8 @@ def _dotted(loc: tuple[str | int, ...]) -> str:
 def _known_keys() -> set[str]:
     from watcher.sources import KINDS
 
-    models: list[type[BaseModel]] = [Config, RuleConfig, ChannelConfig, FetchConfig, PageSelectors]
+    models: list[type[BaseModel]] = [Config, RuleConfig, ChannelConfig, FetchConfig]
+    models += [PageSelectors, QuietHoursConfig, DuplicatesConfig]
     models += [model for model, _ in KINDS.values()]
     return {name for m in models for name in m.model_fields} | {"url"}
 

@@ -1,10 +1,10 @@
-"""The daemon: one scheduled job per source, and a delivery loop beside them.
+"""The daemon: one scheduled job per source, and a sending thread per channel.
 
-Polling runs on the event loop; sending runs in a worker thread, so a slow channel never
-holds up a poll. A failing source is polled less and less often (its interval doubling up
-to an hour) and a `Retry-After` it sends is honoured. SIGINT and SIGTERM stop it cleanly:
-no new polls, polls in flight get a deadline to finish, and whatever is undelivered stays
-in the outbox for the next start.
+Polling runs on the event loop; each channel sends from a thread of its own, so a slow
+channel holds up neither polling nor the other channels. A failing source is polled less
+and less often (its interval doubling up to an hour) and a `Retry-After` it sends is
+honoured. SIGINT and SIGTERM stop it cleanly: no new polls, polls in flight get a deadline
+to finish, and whatever is undelivered stays in the outbox for the next start.
 """
 
 from __future__ import annotations
@@ -21,13 +21,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from watcher.config import Config
-from watcher.notify.outbox import Outbox
+from watcher.notify.outbox import ChannelWorkers, Outbox
 from watcher.pipeline import Pipeline, PollResult
 from watcher.store import Store
 
 logger = logging.getLogger(__name__)
 STOP_DEADLINE = 8.0  # seconds in-flight work may take once a stop is asked for
-RETRY_TICK = 5.0  # how often the delivery loop looks for deliveries due for a retry
 FLUSH_TICK = 5.0  # how often unchanged polls are noted in the store
 BACKOFF_CAP = (
     3600.0  # the longest a failing source waits between polls, unless its interval is longer
@@ -44,9 +43,9 @@ class Daemon:
         self.config = config
         self.store = store
         self.pipeline = Pipeline(config, store)
-        self.outbox = Outbox(store, config.channels)
+        self.outbox = Outbox(store, config.channels, config.duplicates)
+        self.workers = ChannelWorkers(self.outbox)
         self.stopping = asyncio.Event()
-        self._kick = asyncio.Event()  # deliver now: a poll made alerts
         self._wake = asyncio.Event()  # set on stop, to end the flush loop's wait
         self._polls: set[asyncio.Task[list[PollResult]]] = set()
         self._failures: dict[str, int] = {}
@@ -63,7 +62,7 @@ class Daemon:
         finally:
             self._polls.discard(task)
         if any(r.alerts for r in results):
-            self._kick.set()
+            self.workers.kick()
         self._pace(name, results, now)
 
     def _pace(self, name: str, results: list[PollResult], started: float) -> None:
@@ -96,9 +95,6 @@ class Daemon:
             except Exception:
                 logger.exception("background work failed; will try again")
 
-    async def _deliver(self) -> None:
-        await asyncio.to_thread(self.outbox.drain)
-
     async def _flush(self) -> None:
         self.pipeline.flush()
 
@@ -106,7 +102,6 @@ class Daemon:
         if not self.stopping.is_set():
             logger.info("stopping")
             self.stopping.set()
-            self._kick.set()
             self._wake.set()
 
     async def run(self) -> None:
@@ -128,10 +123,8 @@ class Daemon:
                 misfire_grace_time=max(1, int(interval)),
             )
         scheduler.start()
-        background = [
-            asyncio.create_task(self._every(RETRY_TICK, self._kick, self._deliver)),
-            asyncio.create_task(self._every(FLUSH_TICK, self._wake, self._flush)),
-        ]
+        self.workers.start()
+        background = [asyncio.create_task(self._every(FLUSH_TICK, self._wake, self._flush))]
         logger.info("watching", extra={"sources": len(self.config.sources)})
         try:
             await self.stopping.wait()
@@ -141,6 +134,10 @@ class Daemon:
             for task in late:
                 task.cancel()
             await self.pipeline.aclose()
+            # Sends in flight get what is left of the deadline; what is unsent stays pending.
+            busy = await asyncio.to_thread(self.workers.stop, STOP_DEADLINE / 2)
+            if busy:
+                logger.warning("channels still sending at stop", extra={"channels": ",".join(busy)})
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
         logger.info("stopped")

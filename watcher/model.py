@@ -116,3 +116,4 @@ class Event:
     tags: tuple[str, ...] = ()
     matches: tuple[Match, ...] = ()
     channels: tuple[str, ...] = field(default=())
+    priority: bool = False  # a rule with `priority: high` fired: sent at once

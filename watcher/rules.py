@@ -127,6 +127,8 @@ class _Rule:
     whole: bool
     regex: re.Pattern[str] | None
     all_count: int
+    priority: bool
+    min_change: int
     # keyword id -> (role, index of the `all` keyword)
     roles: dict[int, tuple[int, int]] = field(default_factory=dict)
 
@@ -147,6 +149,8 @@ class Ruleset:
                 whole=spec.match == "whole",
                 regex=re.compile(spec.regex, re.IGNORECASE) if spec.regex else None,
                 all_count=len(spec.all),
+                priority=spec.priority == "high",
+                min_change=spec.min_change,
             )
             groups = [(TRIGGER, spec.keywords), (NONE, spec.none)]
             for role, keywords in groups:
@@ -170,13 +174,17 @@ class Ruleset:
         hits_new = self._hits(new_doc)
         hits_old = self._hits(old_doc) if updated else {}
         inserted, deleted = changed_spans(change.diff) if updated else ([], [])
+        changed_words = changed_word_count(change.diff) if updated else 0
 
         tags: list[str] = []
+        priority = False
         matches: list[Match] = []
         channels: list[str] = list(source_notify)
         for index in sorted(set(hits_new) | set(hits_old) | set(self._regex_rules)):
             rule = self._rules[index]
             if change.kind not in rule.on or (rule.sources and source not in rule.sources):
+                continue
+            if updated and changed_words < rule.min_change:
                 continue
             new_triggers = self._triggers(rule, hits_new.get(index, []), new_doc)
             old_triggers = self._triggers(rule, hits_old.get(index, []), old_doc)
@@ -193,13 +201,14 @@ class Ruleset:
             if len({k for role, k in roles if role == ALL}) < rule.all_count:
                 continue
             tags.append(rule.name)
+            priority = priority or rule.priority
             spans = set(new_triggers) | {
                 (s, e) for kid, s, e in hits_new[index] if rule.roles[kid][0] == ALL
             }
             matches.extend(Match(rule.name, s, e, new_doc[s:e]) for s, e in sorted(spans))
             matches.extend(Match(rule.name, s, e, old_doc[s:e], old=True) for s, e in old_triggers)
             channels.extend(c for c in rule.notify if c not in channels)
-        return Event(change, tuple(tags), tuple(matches), tuple(dict.fromkeys(channels)))
+        return Event(change, tuple(tags), tuple(matches), tuple(dict.fromkeys(channels)), priority)
 
     def _hits(self, text: str) -> dict[int, list[tuple[int, int, int]]]:
         grouped: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
@@ -235,6 +244,11 @@ def changed_spans(diff: Sequence[DiffOp]) -> tuple[list[tuple[int, int]], list[t
                 deleted.append((old_pos, old_pos + len(text)))
             old_pos += len(text)
     return inserted, deleted
+
+
+def changed_word_count(diff: Sequence[DiffOp]) -> int:
+    """How many words an edit inserted or deleted."""
+    return sum(len(WORD.findall(text)) for op, text in diff if op != 0)
 
 
 def _overlaps(spans: list[tuple[int, int]], start: int, end: int) -> bool:

@@ -104,6 +104,7 @@ events = sa.Table(
     sa.Column("matches", sa.Text, nullable=False),
     sa.Column("diff", sa.Text),
     sa.Column("detail", sa.Text),  # why a source went down
+    sa.Column("priority", sa.Boolean, nullable=False, default=False),
 )
 sa.Index("events_source", events.c.source_id, events.c.created_at)
 
@@ -121,7 +122,18 @@ deliveries = sa.Table(
     sa.Column("done_at", sa.Float),
     sa.UniqueConstraint("event_id", "channel"),
 )
-sa.Index("deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
+sa.Index("deliveries_due", deliveries.c.status, deliveries.c.channel)
+
+# One row a message sent, for rate limits.
+sends = sa.Table(
+    "sends",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("channel", sa.String(128), nullable=False),
+    sa.Column("sent_at", sa.Float, nullable=False),
+    sa.Column("deliveries", sa.Integer, nullable=False),
+)
+sa.Index("sends_channel", sends.c.channel, sends.c.sent_at)
 
 
 class StoreError(Exception):
@@ -177,6 +189,21 @@ class SourceRow:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """One revision of an entry (kind NEW), or its removal (kind REMOVED)."""
+
+    source: str
+    entry_id: int
+    key: str
+    url: str | None
+    revision: int
+    title: str
+    body: str
+    at: float
+    kind: Kind
+
+
+@dataclass(frozen=True, slots=True)
 class Touch:
     """A poll of a known source that found nothing new, noted later with others."""
 
@@ -228,6 +255,9 @@ class Delivery:
     id: int
     channel: str
     attempts: int
+    next_attempt_at: float
+    created_at: float
+    priority: bool
     alert: Alert
 
 
@@ -417,85 +447,50 @@ class Store:
 
     # Outbox -----------------------------------------------------------------------------
 
-    BATCH = 200
+    BATCH = 500
 
-    def due_deliveries(self, now: float | None, after: int = 0) -> list[Delivery]:
-        """Pending deliveries whose time has come (all of them when `now` is None), in
-        order of creation, from the first with an id above `after`."""
-        query = (
-            sa.select(
-                deliveries.c.id,
-                deliveries.c.channel,
-                deliveries.c.attempts,
-                events.c.id.label("event_id"),
-                events.c.kind,
-                events.c.tags,
-                events.c.matches,
-                events.c.diff,
-                events.c.created_at,
-                events.c.detail,
-                sources.c.name.label("source"),
-                entries.c.key,
-                entries.c.url,
-                revisions.c.title,
-                revisions.c.body,
-            )
-            .select_from(
-                deliveries.join(events, deliveries.c.event_id == events.c.id)
-                .join(sources, events.c.source_id == sources.c.id)
-                .outerjoin(entries, events.c.entry_id == entries.c.id)
-                .outerjoin(
-                    revisions,
-                    sa.and_(
-                        revisions.c.entry_id == events.c.entry_id,
-                        revisions.c.revision == events.c.revision,
-                    ),
-                )
-            )
-            .where(deliveries.c.status == "pending", deliveries.c.id > after)
-            .order_by(deliveries.c.id)
-            .limit(self.BATCH)
-        )
-        if now is not None:
-            query = query.where(deliveries.c.next_attempt_at <= now)
+    def pending(self, channel: str | None = None, after: int = 0) -> list[Delivery]:
+        """Pending deliveries, oldest first, from the first with an id above `after`;
+        those of one channel, or of all."""
+        query = _DELIVERIES.where(deliveries.c.status == "pending", deliveries.c.id > after)
+        if channel is not None:
+            query = query.where(deliveries.c.channel == channel)
         with self._read() as conn:
-            rows = conn.execute(query).all()
-        return [
-            Delivery(
-                id=r.id,
-                channel=r.channel,
-                attempts=r.attempts,
-                alert=Alert(
-                    source=r.source,
-                    kind=Kind(r.kind),
-                    key=r.key or "",
-                    title=r.title or "",
-                    body=r.body if r.body is not None else (r.detail or ""),
-                    url=r.url,
-                    tags=tuple(json.loads(r.tags)),
-                    matches=tuple(Match(*m) for m in json.loads(r.matches)),
-                    diff=tuple((op, text) for op, text in json.loads(r.diff or "[]")),
-                    created_at=r.created_at,
-                    event_id=r.event_id,
-                ),
-            )
-            for r in rows
-        ]
+            rows = conn.execute(query.order_by(deliveries.c.id).limit(self.BATCH)).all()
+        return [_delivery(r) for r in rows]
 
-    def delivered(self, delivery_id: int) -> None:
+    def recently_sent(self, channel: str, since: float) -> list[Delivery]:
+        """Deliveries the channel sent since `since`, for suppressing copies of them."""
+        query = _DELIVERIES.where(
+            deliveries.c.channel == channel,
+            deliveries.c.status == "done",
+            deliveries.c.done_at >= since,
+        )
+        with self._read() as conn:
+            return [_delivery(r) for r in conn.execute(query.order_by(deliveries.c.id))]
+
+    def send_times(self, channel: str, since: float) -> list[float]:
+        """When the channel sent its messages since `since` (for its rate limit)."""
+        query = sa.select(sends.c.sent_at).where(
+            sends.c.channel == channel, sends.c.sent_at >= since
+        )
+        with self._read() as conn:
+            return [float(t) for t in conn.execute(query).scalars()]
+
+    def delivered(self, channel: str, ids: Sequence[int]) -> None:
+        """Marks the deliveries of one message done, and notes the message."""
+        now = time.time()
         with self._write() as conn:
             conn.execute(
                 deliveries.update()
-                .where(deliveries.c.id == delivery_id)
+                .where(deliveries.c.id.in_(ids))
                 .values(
-                    status="done",
-                    attempts=deliveries.c.attempts + 1,
-                    done_at=time.time(),
-                    last_error=None,
+                    status="done", attempts=deliveries.c.attempts + 1, done_at=now, last_error=None
                 )
             )
+            conn.execute(sends.insert().values(channel=channel, sent_at=now, deliveries=len(ids)))
 
-    def delivery_failed(self, delivery_id: int, reason: str, retry_at: float | None) -> None:
+    def delivery_failed(self, ids: Sequence[int], reason: str, retry_at: float | None) -> None:
         """Records a failed send: pending again at `retry_at`, or failed for good if None."""
         values: dict[str, Any] = {"attempts": deliveries.c.attempts + 1, "last_error": reason}
         if retry_at is None:
@@ -503,7 +498,77 @@ class Store:
         else:
             values["next_attempt_at"] = retry_at
         with self._write() as conn:
-            conn.execute(deliveries.update().where(deliveries.c.id == delivery_id).values(values))
+            conn.execute(deliveries.update().where(deliveries.c.id.in_(ids)).values(values))
+
+    def dropped(self, delivery_id: int, reason: str) -> None:
+        """A delivery that is not sent, by the channel's choice; the reason is kept."""
+        with self._write() as conn:
+            conn.execute(
+                deliveries.update()
+                .where(deliveries.c.id == delivery_id)
+                .values(status="dropped", last_error=reason, done_at=time.time())
+            )
+
+    def history(
+        self, source: str | None = None, since: float | None = None
+    ) -> Iterator[HistoryRow]:
+        """Every revision of every entry (and each removal), entry by entry, streamed.
+
+        `source` is a stored name or a configured one (which covers `name/...`). Revisions
+        before `since` still come, so that the first after it has its predecessor.
+        """
+        query = (
+            sa.select(
+                sources.c.name.label("source"),
+                entries.c.id.label("entry_id"),
+                entries.c.key,
+                entries.c.url,
+                entries.c.removed_at,
+                entries.c.revision.label("current"),
+                revisions.c.revision,
+                revisions.c.title,
+                revisions.c.body,
+                revisions.c.created_at,
+            )
+            .select_from(
+                revisions.join(entries, revisions.c.entry_id == entries.c.id).join(
+                    sources, entries.c.source_id == sources.c.id
+                )
+            )
+            .order_by(entries.c.id, revisions.c.revision)
+        )
+        if source is not None:
+            query = query.where(
+                sa.or_(sources.c.name == source, sources.c.name.startswith(f"{source}/"))
+            )
+        if since is not None:
+            touched = sa.select(revisions.c.entry_id).where(revisions.c.created_at >= since)
+            query = query.where(sa.or_(entries.c.id.in_(touched), entries.c.removed_at >= since))
+        with self._read() as conn:
+            for row in conn.execution_options(yield_per=500).execute(query):
+                yield HistoryRow(
+                    row.source,
+                    row.entry_id,
+                    row.key,
+                    row.url,
+                    row.revision,
+                    row.title,
+                    row.body,
+                    row.created_at,
+                    Kind.NEW,
+                )
+                if row.removed_at is not None and row.revision == row.current:
+                    yield HistoryRow(
+                        row.source,
+                        row.entry_id,
+                        row.key,
+                        row.url,
+                        row.revision,
+                        row.title,
+                        row.body,
+                        row.removed_at,
+                        Kind.REMOVED,
+                    )
 
     def active_entries(self, name: str) -> int:
         """How many entries the named source shows now."""
@@ -643,6 +708,7 @@ class PollTransaction:
                     "tags": json.dumps(e.tags),
                     "matches": json.dumps([list(_match_tuple(m)) for m in e.matches]),
                     "diff": json.dumps(e.change.diff) if e.change.diff else None,
+                    "priority": e.priority,
                 }
                 for e in alerts
             ]
@@ -750,6 +816,63 @@ def _insert_many(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) 
         conn.exec_driver_sql(sql, [tuple(row[c] for c in order) for row in rows])
 
 
+_DELIVERIES = sa.select(
+    deliveries.c.id,
+    deliveries.c.channel,
+    deliveries.c.attempts,
+    deliveries.c.next_attempt_at,
+    deliveries.c.created_at.label("delivery_created_at"),
+    events.c.id.label("event_id"),
+    events.c.kind,
+    events.c.tags,
+    events.c.matches,
+    events.c.diff,
+    events.c.created_at,
+    events.c.detail,
+    events.c.priority,
+    sources.c.name.label("source"),
+    entries.c.key,
+    entries.c.url,
+    revisions.c.title,
+    revisions.c.body,
+).select_from(
+    deliveries.join(events, deliveries.c.event_id == events.c.id)
+    .join(sources, events.c.source_id == sources.c.id)
+    .outerjoin(entries, events.c.entry_id == entries.c.id)
+    .outerjoin(
+        revisions,
+        sa.and_(
+            revisions.c.entry_id == events.c.entry_id,
+            revisions.c.revision == events.c.revision,
+        ),
+    )
+)
+
+
+def _delivery(r: Any) -> Delivery:
+    return Delivery(
+        id=r.id,
+        channel=r.channel,
+        attempts=r.attempts,
+        next_attempt_at=r.next_attempt_at,
+        created_at=r.delivery_created_at,
+        priority=bool(r.priority),
+        alert=Alert(
+            source=r.source,
+            kind=Kind(r.kind),
+            key=r.key or "",
+            title=r.title or "",
+            body=r.body if r.body is not None else (r.detail or ""),
+            url=r.url,
+            tags=tuple(json.loads(r.tags)),
+            matches=tuple(Match(*m) for m in json.loads(r.matches)),
+            diff=tuple((op, text) for op, text in json.loads(r.diff or "[]")),
+            created_at=r.created_at,
+            event_id=r.event_id,
+        ),
+    )
+
+
 def _match_tuple(m: Match) -> tuple[str, int, int, str, bool]:
     return (m.rule, m.start, m.end, m.text, m.old)
 
@@ -792,6 +915,7 @@ def _source_event(
             tags="[]",
             matches="[]",
             detail=detail,
+            priority=False,
         )
         .returning(events.c.id)
     ).scalar_one()

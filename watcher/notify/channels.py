@@ -18,7 +18,13 @@ from watcher import log
 from watcher.notify import console  # noqa: F401  (registers console://)
 from watcher.notify.render import Format
 
-FORMATS = {"text": apprise.NotifyFormat.TEXT, "markdown": apprise.NotifyFormat.MARKDOWN}
+FORMATS = {
+    "text": apprise.NotifyFormat.TEXT,
+    "ansi": apprise.NotifyFormat.TEXT,
+    "markdown": apprise.NotifyFormat.MARKDOWN,
+    "html": apprise.NotifyFormat.HTML,
+}
+EMAIL_SCHEMES = ("mailto://", "mailtos://")
 
 
 @contextmanager
@@ -50,12 +56,17 @@ def check_url(url: str) -> str | None:
 @dataclass(frozen=True, slots=True)
 class Sent:
     ok: bool
-    detail: str
+    answers: tuple[str, ...]  # what each service of the channel answered
+
+    @property
+    def detail(self) -> str:
+        return "; ".join(self.answers)
 
 
 class Channel:
-    def __init__(self, name: str, urls: Sequence[str]) -> None:
+    def __init__(self, name: str, urls: Sequence[str], fmt: Format | None = None) -> None:
         self.name = name
+        self._format = fmt
         self._apprise = apprise.Apprise()
         self.safe_urls: list[str] = []
         for url in urls:
@@ -69,19 +80,25 @@ class Channel:
 
     @property
     def format(self) -> Format:
+        """The configured format, else: the terminal's for the console, HTML for email
+        (with a plain-text part), markdown for the rest (Slack and the like)."""
         if self.safe_urls and all(u.startswith("console://") for u in self.safe_urls):
             return "ansi" if sys.stdout.isatty() else "text"
+        if self._format is not None:
+            return self._format
+        if self.safe_urls and all(u.startswith(EMAIL_SCHEMES) for u in self.safe_urls):
+            return "html"
         return "markdown"
 
     def send(self, title: str, body: str) -> Sent:
-        fmt = FORMATS.get(self.format, apprise.NotifyFormat.TEXT)
-        result = self._apprise.notify(body=body, title=title, body_format=fmt)
+        """Sends to every service; a success only if every one of them accepted it."""
+        result = self._apprise.notify(body=body, title=title, body_format=FORMATS[self.format])
         answers = []
         for service in result.results:
             answer = f"{service.name}: {service.status.name.lower()}"
-            if not service:
-                said = [entry.message for entry in service.logs()]
-                answer += f" ({said[-1]})" if said else ""
-            answers.append(answer)
+            said = [entry.message for entry in service.logs()]
+            if said and not service:
+                answer += f" ({said[-1]})"
+            answers.append(log.redact(answer))
         ok = bool(result) and all(result.results)
-        return Sent(ok, log.redact("; ".join(answers) or result.status.name.lower()))
+        return Sent(ok, tuple(answers) or (result.status.name.lower(),))
