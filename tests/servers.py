@@ -138,3 +138,35 @@ class LocalServer:
         self._release.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+class MailServer:
+    """A real SMTP server on loopback (aiosmtpd), keeping every message it receives."""
+
+    def __init__(self) -> None:
+        import email
+        import email.policy
+        import socket
+
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[email.message.EmailMessage] = []
+        outer = self
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+                outer.messages.append(parsed)
+                return "250 OK"
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = int(probe.getsockname()[1])
+        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def url(self, to: str = "desk@example.org") -> str:
+        return f"mailto://127.0.0.1:{self.port}?from=watcher@example.org&to={to}&mode=insecure"
+
+    def close(self) -> None:
+        self._controller.stop()

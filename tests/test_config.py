@@ -109,6 +109,44 @@ BROKEN = [
         "sources[0]: missing required key 'name'",
     ),
     ("not a mapping", (GOOD, "- just\n- a list\n"), 1, "the config must be a mapping"),
+    (
+        "template",
+        (
+            '  slack: "json://127.0.0.1:9/hook"',
+            '  slack:\n    url: "json://127.0.0.1:9/hook"\n    body: "{{ nope }}"',
+        ),
+        9,
+        "channels.slack.body: template error: 'nope' is undefined",
+    ),
+    (
+        "template syntax",
+        (
+            '  slack: "json://127.0.0.1:9/hook"',
+            '  slack:\n    url: "json://127.0.0.1:9/hook"\n    title: "{% if %}"',
+        ),
+        9,
+        "channels.slack.title: template error: Expected an expression",
+    ),
+    (
+        "time zone",
+        (
+            '  slack: "json://127.0.0.1:9/hook"',
+            '  slack:\n    url: "json://127.0.0.1:9/hook"\n'
+            '    quiet_hours: {start: "22:00", end: "07:00", timezone: Mars/Base}',
+        ),
+        9,
+        "channels.slack.quiet_hours.timezone: unknown time zone 'Mars/Base'",
+    ),
+    (
+        "quiet time",
+        (
+            '  slack: "json://127.0.0.1:9/hook"',
+            '  slack:\n    url: "json://127.0.0.1:9/hook"\n'
+            '    quiet_hours: {start: "25:00", end: "07:00"}',
+        ),
+        9,
+        "channels.slack.quiet_hours.start: invalid time '25:00'",
+    ),
 ]
 
 

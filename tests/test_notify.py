@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from tests.helpers import run_watcher, watcher_env
+from tests.helpers import Watcher, add_paragraph, run_watcher, wait_for, watcher_env
 from tests.servers import LocalServer
 from watcher.store import deliveries
 
@@ -97,3 +98,118 @@ def test_unreachable_channel_keeps_the_alert_pending(seed_copy: Path, make_confi
     assert (status, attempts) == ("pending", 1)
     assert error and SECRET not in error
     assert SECRET not in done.stderr
+
+
+def test_webhook_failing_twice_then_accepting_gets_the_alert_exactly_once(
+    seed_copy: Path, make_config, receiver: LocalServer
+) -> None:
+    receiver.post_script = [500, 503]
+    config = make_config(CONFIG.format(port=receiver.port))
+    env = watcher_env(HOOK_PASSWORD=SECRET)
+    for _ in range(4):
+        assert run_watcher("check", "-c", str(config), env=env).returncode == 0
+    assert len(receiver.requests) == 3
+    assert len(receiver.accepted) == 1
+    assert [r[:2] for r in outbox(config.parent / "state.db")] == [("done", 3)]
+
+
+def test_templates_shape_the_message(seed_copy: Path, make_config, receiver: LocalServer) -> None:
+    config = make_config(
+        CONFIG.format(port=receiver.port).replace(
+            '  hook: "json://watcher:${HOOK_PASSWORD}@127.0.0.1:' + str(receiver.port) + '/hook"',
+            f"""  hook:
+    url: "json://watcher:${{HOOK_PASSWORD}}@127.0.0.1:{receiver.port}/hook"
+    format: text
+    title: "[{{{{ tags | join('/') }}}}] {{{{ title }}}}"
+    body: "{{{{ kind }}}} in {{{{ source }}}}: {{{{ matches | join(', ') }}}} {{{{ url }}}}\"""",
+        )
+    )
+    done = run_watcher("check", "-c", str(config), env=watcher_env(HOOK_PASSWORD=SECRET))
+    assert done.returncode == 0, done.stderr
+    (got,) = receiver.accepted
+    payload = got.json()
+    assert (
+        payload["title"]
+        == "[Riyadh] Ukraine to participate in talks 'one way or another', says Russia"
+    )
+    assert payload["message"] == "new in live/000_cda4f8f913c75e77.txt: Riyadh"
+
+
+def test_test_notify_reports_what_each_service_answered(make_config, receiver: LocalServer) -> None:
+    config = make_config(CONFIG.format(port=receiver.port))
+    env = watcher_env(HOOK_PASSWORD=SECRET)
+    done = run_watcher("test-notify", "hook", "-c", str(config), env=env)
+    assert done.returncode == 0, done.stderr
+    assert "JSON: success" in done.stdout and done.stdout.strip().endswith("sent")
+    assert SECRET not in done.stdout + done.stderr
+    (got,) = receiver.accepted
+    assert got.json()["title"].startswith("Updated: Kremlin says Putin")
+
+    receiver.post_script = [500]
+    failed = run_watcher("test-notify", "hook", "-c", str(config), env=env)
+    assert failed.returncode == 1
+    assert "JSON: failure" in failed.stdout and "not sent" in failed.stdout
+    unknown = run_watcher("test-notify", "nope", "-c", str(config), env=env)
+    assert unknown.returncode == 2 and "unknown channel 'nope'" in unknown.stderr
+
+
+def test_alert_failing_past_its_max_age_is_marked_failed_with_the_reason(
+    seed_copy: Path, make_config
+) -> None:
+    peer = LocalServer()
+    port = peer.port
+    peer.close()
+    text = CONFIG.format(port=port).replace(
+        f'  hook: "json://watcher:${{HOOK_PASSWORD}}@127.0.0.1:{port}/hook"',
+        f'  hook:\n    url: "json://127.0.0.1:{port}/hook"\n    max_age: 1s',
+    )
+    config = make_config(text)
+    first = run_watcher("check", "-c", str(config))
+    assert [r[:2] for r in outbox(config.parent / "state.db")] == [("pending", 1)]
+    assert "will retry" in first.stderr
+
+    def failed_for_good() -> bool:
+        run_watcher("check", "-c", str(config))
+        return outbox(config.parent / "state.db")[0][0] == "failed"
+
+    wait_for(failed_for_good, what="the delivery to be marked failed")
+    [(status, _, error)] = outbox(config.parent / "state.db")
+    assert status == "failed" and error and "JSON: failure" in error
+
+
+def test_a_hanging_channel_holds_up_neither_polling_nor_other_channels(
+    seed_copy: Path, make_config
+) -> None:
+    slow, fast = LocalServer(), LocalServer()
+    slow.hanging = True
+    try:
+        config = make_config(
+            f"""\
+state: state.db
+sources:
+  - name: live
+    file: blogs/*.txt
+    interval: 0.3s
+channels:
+  slow: "json://127.0.0.1:{slow.port}/hook"
+  fast: "json://127.0.0.1:{fast.port}/hook"
+rules:
+  - name: Putin
+    keywords: [Putin]
+    notify: [slow, fast]
+"""
+        )
+        with Watcher("run", "-c", str(config)) as watcher:
+            watcher.wait_stderr('"polled"')
+            add_paragraph(seed_copy, "US 'recognising realities on the ground'", "Putin agreed.")
+            wait_for(lambda: fast.accepted, what="the fast channel's first alert")
+            wait_for(lambda: slow.requests, what="the slow channel to start hanging")
+            add_paragraph(seed_copy, "US can no longer be 'permanent guarantor'", "Putin objected.")
+            wait_for(lambda: len(fast.accepted) == 2, what="the fast channel's second alert")
+            assert slow.accepted == []
+            started = time.monotonic()
+            assert watcher.stop() == 0
+            assert time.monotonic() - started < 10
+    finally:
+        slow.close()
+        fast.close()

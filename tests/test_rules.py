@@ -152,3 +152,20 @@ def test_many_rules_one_matcher() -> None:
     )
     event = rules.tag(new("Here word17 and phrase 998 appear, not word17x."), "s")
     assert event.tags == ("r17", "r998")
+
+
+def test_min_change_ignores_small_edits() -> None:
+    rules = ruleset({"name": "putin", "keywords": ["Putin"], "min_change": 3, "match": "whole"})
+    old = "Putin spoke to Trump on Wednesday."
+    assert rules.tag(updated(old, old.replace("Wednesday", "Thursday")), "s").tags == ()
+    assert rules.tag(updated(old, old + " They agreed to meet soon."), "s").tags == ("putin",)
+    assert rules.tag(new(old), "s").tags == ("putin",)  # min_change is about edits
+
+
+def test_priority_high_marks_the_event() -> None:
+    rules = ruleset(
+        {"name": "flash", "keywords": ["ceasefire"], "priority": "high"},
+        {"name": "putin", "keywords": ["Putin"]},
+    )
+    assert rules.tag(new("Putin spoke."), "s").priority is False
+    assert rules.tag(new("Putin agreed a ceasefire."), "s").priority is True

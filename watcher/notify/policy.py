@@ -96,11 +96,12 @@ class Plan:
 
 
 def fingerprint(alert: Alert) -> frozenset[int]:
-    """Three-word shingles of what the alert says: its new words for an update."""
+    """Three-word shingles of what the alert says: its body (headlines differ from site to
+    site more than the copy does), or its new words for an update."""
     if alert.kind is Kind.UPDATED and alert.diff:
         text = " ".join(t for op, t in alert.diff if op > 0)
     else:
-        text = alert.document
+        text = alert.body
     words = [fold(w) for w in WORD.findall(text)]
     if len(words) < 3:
         return frozenset({zlib.crc32(" ".join(words).encode())}) if words else frozenset()

@@ -1,0 +1,92 @@
+"""Email alerts through a real SMTP server on loopback."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import add_paragraph, run_watcher, wait_for
+from tests.servers import MailServer
+
+
+@pytest.fixture
+def mail() -> Iterator[MailServer]:
+    server = MailServer()
+    yield server
+    server.close()
+
+
+def parts(message: object) -> tuple[str, str]:
+    plain = message.get_body(("plain",)).get_content()  # type: ignore[attr-defined]
+    html = message.get_body(("html",)).get_content()  # type: ignore[attr-defined]
+    return plain, html
+
+
+def test_email_alert_has_html_and_plain_parts_with_matches_and_changes(
+    seed_copy: Path, make_config, mail: MailServer
+) -> None:
+    config = make_config(
+        f"""\
+state: state.db
+sources:
+  - name: live
+    file: blogs/*.txt
+channels:
+  email: "{mail.url()}"
+rules:
+  - name: Putin
+    keywords: [Putin]
+    notify: [email]
+"""
+    )
+    assert run_watcher("check", "-c", str(config)).returncode == 0  # silent baseline
+    add_paragraph(
+        seed_copy,
+        "Europe can't turn Uncle Sam into 'Uncle Sucker', says Hegseth",
+        "Hegseth said Putin would be watching Europe's response closely.",
+    )
+    done = run_watcher("check", "-c", str(config))
+    assert done.returncode == 0, done.stderr
+    (message,) = mail.messages
+    assert (
+        message["Subject"]
+        == "Updated: Europe can't turn Uncle Sam into 'Uncle Sucker', says Hegseth"
+    )
+    assert message["To"] == "desk@example.org"
+    plain, html = parts(message)
+    assert re.search(r"<ins>.*Hegseth said <b>Putin</b> would be watching.*</ins>", html, re.S)
+    assert "{+Hegseth said Putin would be watching Europe's response closely.+}" in plain
+    assert "live/000_cda4f8f913c75e77.txt · Putin" in plain
+
+
+def test_digest_email_lists_every_alert(seed_copy: Path, make_config, mail: MailServer) -> None:
+    config = make_config(
+        f"""\
+state: state.db
+sources:
+  - name: live
+    file: blogs/*.txt
+    baseline: alert
+channels:
+  email:
+    url: "{mail.url()}"
+    digest: 1s
+rules:
+  - name: Putin
+    keywords: [Putin]
+    notify: [email]
+"""
+    )
+    assert run_watcher("check", "-c", str(config)).returncode == 0
+    # The digest window (1 s) had not passed when the first check ended: nothing sent yet.
+    assert mail.messages == []
+    # A later check, once the window has passed, sends the four alerts as one message.
+    wait_for(lambda: run_watcher("check", "-c", str(config)) and mail.messages, what="the digest")
+    (message,) = mail.messages
+    assert message["Subject"] == "watcher: 4 alerts from live/000_cda4f8f913c75e77.txt"
+    plain, html = parts(message)
+    assert html.count("<h3>") == 4
+    assert "New: Kremlin says Putin and Trump may speak again by phone" in plain
