@@ -49,7 +49,7 @@ def test_long_unchanged_text_is_cut_around_the_change() -> None:
     filler = " ".join(f"word{i}" for i in range(400))
     ops = word_diff(f"{filler} end.", f"{filler} Putin end.")
     text = render_diff(ops)
-    assert text.startswith(" … word") and text.endswith("{+Putin+} end.")
+    assert text.startswith("… word") and text.endswith("{+Putin+} end.")
     assert len(text) < 400
 
 

@@ -239,6 +239,7 @@ def _elide(
         tail = tail.split(" ", 1)[-1]
     tail_at = offset + len(text) - len(tail)
     gap = "\n…\n" if "\n" in text else " … "
+    gap = gap.lstrip() if not head else gap.rstrip() if not tail else gap
     return _mark(head, offset, spans, marks, fmt) + gap + _mark(tail, tail_at, spans, marks, fmt)
 
 
