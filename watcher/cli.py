@@ -13,9 +13,13 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from watcher import __version__, log
 from watcher.config import Config, ConfigError, load, locate
+
+if TYPE_CHECKING:
+    from watcher.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_SOURCE = 0, 1, 2, 3
 
@@ -85,6 +89,45 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
     return run(config, args.source, args.since, sys.stdout)
 
 
+def _with_store(args: argparse.Namespace, work: Callable[[Config, Store], int]) -> int:
+    from watcher.store import Store
+
+    config = _config(args)
+    store = Store(config.state_url, config.lock_timeout)
+    try:
+        return work(config, store)
+    except LookupError as exc:
+        print(f"watcher: {exc.args[0]}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        store.close()
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from watcher import lookback
+
+    return _with_store(args, lambda config, store: lookback.status(config, store, sys.stdout))
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from watcher import lookback
+
+    return _with_store(
+        args, lambda config, store: lookback.history(store, args.source, args.entry, sys.stdout)
+    )
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from watcher import lookback
+
+    return _with_store(
+        args,
+        lambda config, store: lookback.diff(
+            store, args.source, args.entry, args.rev1, args.rev2, sys.stdout
+        ),
+    )
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     config = _config(args)
     print(
@@ -142,6 +185,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="processes to poll with (default: one per CPU, one per 200 sources at most)",
     )
     command("validate", cmd_validate, "check a config file and report every problem")
+    command(
+        "status", cmd_status, "each source's last poll, change, error and next poll; deliveries"
+    )
+    history = command("history", cmd_history, "a source's entries, or an entry's revisions")
+    history.add_argument("source", help="a source (its stored name, or its configured one)")
+    history.add_argument("entry", nargs="?", help="an entry's id, as `history SOURCE` lists them")
+    diff = command("diff", cmd_diff, "the word diff between two revisions of an entry")
+    diff.add_argument("source")
+    diff.add_argument("entry")
+    diff.add_argument("rev1", nargs="?", type=int, help="default: the one before rev2")
+    diff.add_argument("rev2", nargs="?", type=int, help="default: the latest")
     test_notify = command(
         "test-notify", cmd_test_notify, "send a sample alert to a channel and show each answer"
     )

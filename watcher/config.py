@@ -149,6 +149,12 @@ class ChannelConfig(_Model):
         return out
 
 
+class HttpConfig(_Model):
+    """The optional HTTP listener: /metrics (Prometheus) and /healthz."""
+
+    listen: str = Field(pattern=r"^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$")
+
+
 class DuplicatesConfig(_Model):
     """Alerts of near-identical text from several sources, within `window`, go as one."""
 
@@ -200,6 +206,7 @@ class Config(_Model):
     notify: list[str] = [CONSOLE]
     duplicates: DuplicatesConfig = DuplicatesConfig()
     fetch: FetchConfig = FetchConfig()
+    http: HttpConfig | None = None
     sources: list[AnySourceConfig] = []
     channels: dict[str, ChannelConfig] = {}
     rules: list[RuleConfig] = []
@@ -363,7 +370,7 @@ def _known_keys() -> set[str]:
     from watcher.sources import KINDS
 
     models: list[type[BaseModel]] = [Config, RuleConfig, ChannelConfig, FetchConfig]
-    models += [PageSelectors, QuietHoursConfig, DuplicatesConfig]
+    models += [PageSelectors, QuietHoursConfig, DuplicatesConfig, HttpConfig]
     models += [model for model, _ in KINDS.values()]
     return {name for m in models for name in m.model_fields} | {"url"}
 

@@ -36,6 +36,16 @@ class PollResult:
     error: str | None = None
     retry_after: float | None = None
     held: bool = False
+    unchanged: bool = False  # not modified, or the same bytes: nothing parsed
+    seconds: float = 0.0
+
+    @property
+    def outcome(self) -> str:
+        if self.error is not None:
+            return "failed"
+        if self.held:
+            return "held"
+        return "unchanged" if self.unchanged else "changed"
 
 
 def mass_removal(removed: int, stored: int) -> bool:
@@ -110,7 +120,7 @@ class Pipeline:
             if row is not None and (digest is None or digest == row.content_hash):
                 # Nothing new: not parsed, not diffed.
                 self._touch(Touch(row.id, fetched.etag, fetched.last_modified))
-                return PollResult(target)
+                return PollResult(target, unchanged=True, seconds=time.monotonic() - started)
             if digest is None:  # not modified, says a source we have no state of
                 raise SourceError("the source answered 'not modified' to a first request")
             result = self._commit(kind, kind_name, target, fetched, digest)
@@ -121,11 +131,13 @@ class Pipeline:
                 self.store.record_failure(target, kind_name, reason, self.errors_to)
             except StoreError as store_exc:
                 logger.error("cannot note failure", extra={"reason": str(store_exc)})
-            return PollResult(target, error=reason, retry_after=exc.retry_after)
+            seconds = time.monotonic() - started
+            return PollResult(target, error=reason, retry_after=exc.retry_after, seconds=seconds)
         except StoreError as exc:
             logger.error("poll not saved", extra={"source": target.name, "reason": str(exc)})
-            return PollResult(target, error=str(exc))
-        ms = round((time.monotonic() - started) * 1000)
+            return PollResult(target, error=str(exc), seconds=time.monotonic() - started)
+        result.seconds = time.monotonic() - started
+        ms = round(result.seconds * 1000)
         if result.held:
             logger.warning(
                 "poll held: it would remove most entries; the next poll must confirm it",

@@ -189,6 +189,36 @@ class SourceRow:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceState:
+    name: str
+    kind: str
+    last_poll_at: float | None
+    last_success_at: float | None
+    last_change_at: float | None
+    last_error: str | None
+    last_error_at: float | None
+    failures: int
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRow:
+    key: str
+    title: str
+    revision: int
+    first_seen: float
+    updated_at: float
+    removed_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionRow:
+    revision: int
+    title: str
+    body: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryRow:
     """One revision of an entry (kind NEW), or its removal (kind REMOVED)."""
 
@@ -371,6 +401,21 @@ class Store:
         with self._read() as conn:
             row = conn.execute(sa.select(sources).where(sources.c.name == name)).first()
         return _source_row(row) if row is not None else None
+
+    def source_states(self) -> list[SourceState]:
+        """Every source's polling record, for `watcher status` and the metrics."""
+        query = sa.select(
+            sources.c.name,
+            sources.c.kind,
+            sources.c.last_poll_at,
+            sources.c.last_success_at,
+            sources.c.last_change_at,
+            sources.c.last_error,
+            sources.c.last_error_at,
+            sources.c.failures,
+        ).order_by(sources.c.name)
+        with self._read() as conn:
+            return [SourceState(*row) for row in conn.execute(query)]
 
     def sources_by_name(self) -> dict[str, SourceRow]:
         """Every source's row, read at once: a pass over many sources needs them all."""
@@ -569,6 +614,65 @@ class Store:
                         row.removed_at,
                         Kind.REMOVED,
                     )
+
+    def resolve(self, name: str) -> str | None:
+        """A stored source's full name from its name or from the only one under a
+        configured name (`seeds` for `seeds/000_….txt`)."""
+        query = sa.select(sources.c.name).where(
+            sa.or_(sources.c.name == name, sources.c.name.startswith(f"{name}/"))
+        )
+        with self._read() as conn:
+            found = list(conn.execute(query).scalars())
+        if name in found:
+            return name
+        return found[0] if len(found) == 1 else None
+
+    def entries_of(self, source: str) -> list[EntryRow]:
+        """A source's entries, newest first, removed ones last."""
+        query = (
+            sa.select(
+                entries.c.key,
+                entries.c.title,
+                entries.c.revision,
+                entries.c.first_seen,
+                entries.c.updated_at,
+                entries.c.removed_at,
+            )
+            .select_from(entries.join(sources, entries.c.source_id == sources.c.id))
+            .where(sources.c.name == source)
+            .order_by(entries.c.removed_at.is_not(None), entries.c.position)
+        )
+        with self._read() as conn:
+            return [EntryRow(*row) for row in conn.execute(query)]
+
+    def revisions_of(self, source: str, key: str) -> list[RevisionRow]:
+        query = (
+            sa.select(
+                revisions.c.revision, revisions.c.title, revisions.c.body, revisions.c.created_at
+            )
+            .select_from(
+                revisions.join(entries, revisions.c.entry_id == entries.c.id).join(
+                    sources, entries.c.source_id == sources.c.id
+                )
+            )
+            .where(sources.c.name == source, entries.c.key == key)
+            .order_by(revisions.c.revision)
+        )
+        with self._read() as conn:
+            return [RevisionRow(*row) for row in conn.execute(query)]
+
+    def failed_deliveries(self, limit: int = 20) -> list[tuple[str, str, str | None]]:
+        """(channel, status, reason) of the latest deliveries that were not sent."""
+        query = (
+            sa.select(deliveries.c.channel, deliveries.c.status, deliveries.c.last_error)
+            .where(
+                deliveries.c.status.in_(["failed", "pending"]), deliveries.c.last_error.is_not(None)
+            )
+            .order_by(deliveries.c.id.desc())
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [(row.channel, row.status, row.last_error) for row in conn.execute(query)]
 
     def active_entries(self, name: str) -> int:
         """How many entries the named source shows now."""

@@ -119,15 +119,22 @@ def body_text(alert: Alert, fmt: Format, limit: int | None = None) -> str:
     return _paragraphs(_mark(body, offset, spans, STYLES[fmt].match, fmt), fmt)
 
 
-def render_diff(diff: Sequence[DiffOp], matches: Iterable[Match] = (), fmt: Format = "text") -> str:
-    """The new text with its changes marked, long unchanged stretches cut to their ends."""
+def render_diff(
+    diff: Sequence[DiffOp], matches: Iterable[Match] = (), fmt: Format = "text", cut: bool = True
+) -> str:
+    """The new text with its changes marked; long unchanged stretches cut to their ends,
+    unless `cut` is False."""
     style = STYLES[fmt]
     new_spans = sorted((m.start, m.end) for m in matches if not m.old)
     old_spans = sorted((m.start, m.end) for m in matches if m.old)
     out: list[str] = []
     old_pos = new_pos = 0
     for i, (op, text) in enumerate(diff):
-        if op == 0:
+        if op == 0 and not cut:
+            out.append(_mark(text, new_pos, new_spans, style.match, fmt))
+            old_pos += len(text)
+            new_pos += len(text)
+        elif op == 0:
             out.append(_elide(text, new_pos, new_spans, fmt, i == 0, i == len(diff) - 1))
             old_pos += len(text)
             new_pos += len(text)
