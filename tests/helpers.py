@@ -17,7 +17,9 @@ SEED = ROOT / "seeds" / "000_cda4f8f913c75e77.txt"
 T = TypeVar("T")
 
 
-def wait_for(predicate: Callable[[], T], timeout: float = 15.0, what: str = "condition") -> T:
+def wait_for(
+    predicate: Callable[[], T | None], timeout: float = 15.0, what: str = "condition"
+) -> T:
     """Polls `predicate` until it returns something truthy; fails after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from watcher.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_SOURCE = 0, 1, 2, 3
+LEVELS = ["debug", "info", "warning", "error"]
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -157,20 +158,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"watcher {__version__}")
     parser.add_argument(
         "--log-level",
-        choices=["debug", "info", "warning", "error"],
+        choices=LEVELS,
         help="default: info for run and replay, warning for the others",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    # -c and --log-level work after the command too: `watcher run -c x --log-level debug`.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-c", "--config", help="config file (default: $WATCHER_CONFIG, then ./config/watcher.yaml)"
+    )
+    common.add_argument(
+        "--log-level", choices=LEVELS, default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+
     def command(
         name: str, func: Callable[[argparse.Namespace], int], help: str
     ) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help, description=help)
-        sub.add_argument(
-            "-c",
-            "--config",
-            help="config file (default: $WATCHER_CONFIG, then ./config/watcher.yaml)",
-        )
+        sub = commands.add_parser(name, help=help, description=help, parents=[common])
         sub.set_defaults(func=func)
         return sub
 
@@ -204,11 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
     rules_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
     rules_test = rules_commands.add_parser(
         "test",
+        parents=[common],
         help="run the rules over the stored entries and show what would have fired",
         description="run the current rules over the stored entries and revisions, and show "
         "what would have fired; nothing is sent",
     )
-    rules_test.add_argument("-c", "--config", help="config file")
     rules_test.add_argument("--source", help="only this source (a configured name or a stored one)")
     rules_test.add_argument("--since", help="only revisions since this date (YYYY-MM-DD[THH:MM])")
     rules_test.set_defaults(func=cmd_rules_test)

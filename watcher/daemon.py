@@ -36,7 +36,7 @@ STOP_DEADLINE = 8.0  # seconds in-flight work may take once a stop is asked for
 FLUSH_TICK = 5.0  # how often unchanged polls are noted in the store
 STATUS_TICK = 10.0  # how often the status systemd shows is refreshed
 BACKOFF_CAP = 3600.0  # the longest a failing source waits, unless its interval is longer
-LATE_GRACE = 30.0  # how late a poll may start before /healthz says so
+LATE_GRACE = 5.0  # beyond two intervals and the jitter: how late a poll may start
 
 
 def backoff(interval: float, failures: int) -> float:
@@ -184,7 +184,7 @@ class Daemon:
         late = []
         for source in self.config.sources:
             interval = self.config.interval_of(source)
-            allowed = interval + self.config.jitter_of(source) + LATE_GRACE
+            allowed = 2 * interval + self.config.jitter_of(source) + LATE_GRACE
             last = self._last_started.get(source.name, self._started)
             due = max(last + allowed, self._not_before.get(source.name, 0.0) + LATE_GRACE)
             if now > due:
