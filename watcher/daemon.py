@@ -209,6 +209,8 @@ class Daemon:
         while not self.stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+            if self.stopping.is_set():
+                return
             try:
                 done = work()
                 if done is not None:

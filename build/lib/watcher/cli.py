@@ -1,0 +1,244 @@
+"""The command line: `watcher run | check | validate | replay`.
+
+Exit status: 0 success; 2 a config error; 3 some source failed (`check`); 1 anything
+else that stops the command, such as an unusable state database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from watcher import __version__, log
+from watcher.config import Config, ConfigError, load, locate
+
+if TYPE_CHECKING:
+    from watcher.store import Store
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_SOURCE = 0, 1, 2, 3
+LEVELS = ["debug", "info", "warning", "error"]
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load(args.config)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from watcher.daemon import Daemon
+    from watcher.store import Store
+
+    config = _config(args)
+    store = Store(config.state_url, config.lock_timeout)
+    try:
+        asyncio.run(Daemon(config, store).run())
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from watcher.check import check, default_workers
+    from watcher.notify.outbox import Outbox
+    from watcher.store import Store
+
+    config = _config(args)
+    workers = args.workers or default_workers(len(config.sources))
+    out = sys.stdout
+    # With --json, stdout carries the JSON lines alone; console alerts go to stderr.
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        outcome = check(config, workers)
+        store = Store(config.state_url, config.lock_timeout)
+        try:
+            Outbox(store, config.channels, config.duplicates).drain(due_only=False)
+        finally:
+            store.close()
+    if args.json:
+        out.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in outcome.events)
+        out.flush()
+    return EXIT_SOURCE if outcome.failed else EXIT_OK
+
+
+def cmd_test_notify(args: argparse.Namespace) -> int:
+    from watcher.notify.channels import Channel
+    from watcher.notify.render import SAMPLE, render
+
+    config = _config(args)
+    spec = config.channels.get(args.channel)
+    if spec is None:
+        known = ", ".join(sorted(config.channels))
+        print(f"watcher: unknown channel '{args.channel}' (channels: {known})", file=sys.stderr)
+        return EXIT_CONFIG
+    channel = Channel(args.channel, spec.urls, spec.format)
+    title, body = render(SAMPLE, channel.format, spec.title, spec.body)
+    result = channel.send(title, body)
+    for url, answer in zip(channel.safe_urls, result.answers, strict=False):
+        print(f"{url}\n  {answer}")
+    print("sent" if result.ok else "not sent")
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def cmd_rules_test(args: argparse.Namespace) -> int:
+    from watcher.rulestest import run
+
+    config = _config(args)
+    return run(config, args.source, args.since, sys.stdout)
+
+
+def _with_store(args: argparse.Namespace, work: Callable[[Config, Store], int]) -> int:
+    from watcher.store import Store
+
+    config = _config(args)
+    store = Store(config.state_url, config.lock_timeout)
+    try:
+        return work(config, store)
+    except LookupError as exc:
+        print(f"watcher: {exc.args[0]}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        store.close()
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from watcher import lookback
+
+    return _with_store(args, lambda config, store: lookback.status(config, store, sys.stdout))
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from watcher import lookback
+
+    return _with_store(
+        args, lambda config, store: lookback.history(store, args.source, args.entry, sys.stdout)
+    )
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from watcher import lookback
+
+    return _with_store(
+        args,
+        lambda config, store: lookback.diff(
+            store, args.source, args.entry, args.rev1, args.rev2, sys.stdout
+        ),
+    )
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    config = _config(args)
+    print(
+        f"{locate(args.config)}: ok ({len(config.sources)} sources, {len(config.rules)} rules, "
+        f"{len(config.channels)} channels)"
+    )
+    return EXIT_OK
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from watcher.replay import replay
+
+    if args.speed <= 0:
+        print("watcher: --speed must be above 0", file=sys.stderr)
+        return EXIT_CONFIG
+    explicit = args.config or None
+    base = load(explicit) if explicit or locate(None).exists() else Config()
+    return asyncio.run(replay(Path(args.file), args.speed, base))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="watcher",
+        description="Watch live blogs and feeds; alert on new and changed entries that match "
+        "your rules.",
+    )
+    parser.add_argument("--version", action="version", version=f"watcher {__version__}")
+    parser.add_argument(
+        "--log-level",
+        choices=LEVELS,
+        help="default: info for run and replay, warning for the others",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    # -c and --log-level work after the command too: `watcher run -c x --log-level debug`.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-c", "--config", help="config file (default: $WATCHER_CONFIG, then ./config/watcher.yaml)"
+    )
+    common.add_argument(
+        "--log-level", choices=LEVELS, default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+
+    def command(
+        name: str, func: Callable[[argparse.Namespace], int], help: str
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help, parents=[common])
+        sub.set_defaults(func=func)
+        return sub
+
+    command("run", cmd_run, "run the daemon: poll every source on its interval and send alerts")
+    check = command("check", cmd_check, "poll every source once, send alerts, exit")
+    check.add_argument(
+        "--json", action="store_true", help="print each event as a JSON line on stdout"
+    )
+    check.add_argument(
+        "--workers",
+        type=int,
+        help="processes to poll with (default: one per CPU, one per 200 sources at most)",
+    )
+    command("validate", cmd_validate, "check a config file and report every problem")
+    command(
+        "status", cmd_status, "each source's last poll, change, error and next poll; deliveries"
+    )
+    history = command("history", cmd_history, "a source's entries, or an entry's revisions")
+    history.add_argument("source", help="a source (its stored name, or its configured one)")
+    history.add_argument("entry", nargs="?", help="an entry's id, as `history SOURCE` lists them")
+    diff = command("diff", cmd_diff, "the word diff between two revisions of an entry")
+    diff.add_argument("source")
+    diff.add_argument("entry")
+    diff.add_argument("rev1", nargs="?", type=int, help="default: the one before rev2")
+    diff.add_argument("rev2", nargs="?", type=int, help="default: the latest")
+    test_notify = command(
+        "test-notify", cmd_test_notify, "send a sample alert to a channel and show each answer"
+    )
+    test_notify.add_argument("channel", help="a channel name from the config")
+    rules = commands.add_parser("rules", help="work with watch rules", description="watch rules")
+    rules_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
+    rules_test = rules_commands.add_parser(
+        "test",
+        parents=[common],
+        help="run the rules over the stored entries and show what would have fired",
+        description="run the current rules over the stored entries and revisions, and show "
+        "what would have fired; nothing is sent",
+    )
+    rules_test.add_argument("--source", help="only this source (a configured name or a stored one)")
+    rules_test.add_argument("--since", help="only revisions since this date (YYYY-MM-DD[THH:MM])")
+    rules_test.set_defaults(func=cmd_rules_test)
+    replay = command("replay", cmd_replay, "play a seed live blog as if it were written live")
+    replay.add_argument("file", help="a live blog in the plain-text seed format")
+    replay.add_argument(
+        "--speed", type=float, default=1.0, help="how many times faster than one entry a minute"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from watcher.store import StoreError
+
+    args = build_parser().parse_args(argv)
+    log.setup(args.log_level or ("info" if args.command in ("run", "replay") else "warning"))
+    try:
+        code: int = args.func(args)
+        return code
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_CONFIG
+    except StoreError as exc:
+        print(f"watcher: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130

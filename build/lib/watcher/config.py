@@ -1,0 +1,422 @@
+"""The config file: YAML with line numbers, validated by pydantic, cross-checked.
+
+Every problem becomes one line `file:line: key.path: message`, so that a broken config is
+reported where it is broken, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from watcher.rules import parse_keyword
+from watcher.sources import TAG_SUFFIX, AnySourceConfig
+from watcher.sources.base import SourceConfig
+from watcher.sources.http import FetchConfig
+from watcher.sources.liveblog import PageSelectors
+from watcher.units import Duration
+
+DEFAULT_PATH = Path("config/watcher.yaml")
+CONSOLE = "console"
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    """One or more problems, each already formatted as `file:line: key: message`."""
+
+    def __init__(self, problems: list[str]) -> None:
+        problems = sorted(problems, key=_line_of)
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _line_of(problem: str) -> int:
+    found = re.match(r"[^:]*:(\d+):", problem)
+    return int(found.group(1)) if found else 0
+
+
+def expand_env(value: str) -> str:
+    """Replaces `${NAME}` and `${NAME:-default}`; an unset NAME without default is an error."""
+
+    def sub(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(2)
+        found = os.environ.get(name)
+        if found is None:
+            if default is None:
+                raise ValueError(f"environment variable {name} is not set")
+            return default
+        return found
+
+    return _ENV.sub(sub, value)
+
+
+def env_names(value: str) -> list[str]:
+    return [m.group(1) for m in _ENV.finditer(value)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class QuietHoursConfig(_Model):
+    start: str
+    end: str
+    timezone: str = "UTC"
+    drop: bool = False  # drop alerts in quiet hours instead of holding them until they end
+
+    @field_validator("start", "end")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()):
+            raise ValueError(f"invalid time {value!r} (use HH:MM)")
+        return value.strip()
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
+class ChannelConfig(_Model):
+    """Where alerts go: one or more Apprise URLs, `${ENV}` expanded, and how."""
+
+    urls: list[str] = Field(min_length=1)
+    format: Literal["text", "markdown", "html"] | None = None  # default: by the URL's kind
+    title: str | None = None  # Jinja2 templates; see the README for their tokens
+    body: str | None = None
+    digest: Duration | None = Field(default=None, gt=0)
+    rate_limit: int | None = Field(default=None, ge=1)  # messages a minute
+    quiet_hours: QuietHoursConfig | None = None
+    max_age: Duration = Field(default=86400.0, gt=0)  # how long a failing alert is retried
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_url(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"urls": [value]}
+        if isinstance(value, dict) and "url" in value:
+            value = dict(value)
+            url = value.pop("url")
+            value["urls"] = [url] if isinstance(url, str) else url
+        return value
+
+    @field_validator("title", "body")
+    @classmethod
+    def _template(cls, source: str | None, info: ValidationInfo) -> str | None:
+        """Templates are compiled and tried on a sample alert, so that `validate` finds a
+        broken one, not the first alert it would have carried."""
+        if source is not None:
+            from watcher.notify.render import check_template
+
+            check_template(source, info.data.get("format") or "markdown")
+        return source
+
+    @field_validator("urls")
+    @classmethod
+    def _expand(cls, urls: list[str]) -> list[str]:
+        out = []
+        for url in urls:
+            expanded = expand_env(url)
+            if expanded != "console://":  # ours; checking it would load all of Apprise
+                from watcher.notify.channels import check_url
+
+                problem = check_url(expanded)
+                if problem:
+                    raise ValueError(problem)
+            out.append(expanded)
+        return out
+
+
+class HttpConfig(_Model):
+    """The optional HTTP listener: /metrics (Prometheus) and /healthz."""
+
+    listen: str = Field(pattern=r"^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$")
+
+
+class DuplicatesConfig(_Model):
+    """Alerts of near-identical text from several sources, within `window`, go as one."""
+
+    window: Duration = 900.0  # 0 turns it off
+    similarity: float = Field(default=0.8, gt=0, le=1)
+
+
+class RuleConfig(_Model):
+    name: str = Field(min_length=1)
+    priority: Literal["normal", "high"] = "normal"  # high: sent at once, past digests
+    min_change: int = Field(default=0, ge=0)  # words an edit must change to count
+    keywords: list[str] = []
+    all: list[str] = []
+    none: list[str] = []
+    regex: str | None = None
+    on: list[Literal["new", "updated", "removed"]] = ["new", "updated"]
+    sources: list[str] = []
+    notify: list[str] | None = None
+    match: Literal["changed", "whole"] = "changed"
+
+    @field_validator("keywords", "all", "none", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("keywords", "all", "none")
+    @classmethod
+    def _parse(cls, keywords: list[str]) -> list[str]:
+        for keyword in keywords:
+            parse_keyword(keyword)
+        return keywords
+
+    @field_validator("regex")
+    @classmethod
+    def _compile(cls, regex: str | None) -> str | None:
+        if regex is not None:
+            try:
+                re.compile(regex)
+            except re.error as exc:
+                raise ValueError(f"invalid regex: {exc}") from None
+        return regex
+
+
+class Config(_Model):
+    state: str = "watcher.db"
+    lock_timeout: Duration = 10.0
+    interval: Duration = Field(default=60.0, gt=0)
+    jitter: Duration | None = None
+    notify: list[str] = [CONSOLE]
+    duplicates: DuplicatesConfig = DuplicatesConfig()
+    fetch: FetchConfig = FetchConfig()
+    http: HttpConfig | None = None
+    sources: list[AnySourceConfig] = []
+    channels: dict[str, ChannelConfig] = {}
+    rules: list[RuleConfig] = []
+
+    _path: Path = PrivateAttr(default=Path("watcher.yaml"))
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder that relative paths in the config resolve against."""
+        return self._path.parent
+
+    @property
+    def state_url(self) -> str:
+        state = expand_env(self.state)
+        if "://" in state:
+            return state
+        path = Path(state).expanduser()
+        if not path.is_absolute():
+            path = self.base_dir / path
+        return f"sqlite:///{path}"
+
+    def interval_of(self, source: SourceConfig) -> float:
+        return source.interval if source.interval is not None else self.interval
+
+    def jitter_of(self, source: SourceConfig) -> float:
+        """Jitter spreads polls out; by default a tenth of the interval, at most 30 s."""
+        if source.jitter is not None:
+            return source.jitter
+        if self.jitter is not None:
+            return self.jitter
+        return min(self.interval_of(source) * 0.1, 30.0)
+
+    def source(self, name: str) -> SourceConfig:
+        return next(s for s in self.sources if s.name == name)
+
+
+def locate(explicit: str | os.PathLike[str] | None) -> Path:
+    """`-c`, then $WATCHER_CONFIG, then ./config/watcher.yaml."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("WATCHER_CONFIG")
+    return Path(env) if env else DEFAULT_PATH
+
+
+def load(explicit: str | os.PathLike[str] | None = None) -> Config:
+    path = locate(explicit)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: config file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read config: {exc}"]) from None
+    return parse(text, path)
+
+
+def parse(text: str, path: Path) -> Config:
+    data, lines = _load_yaml(text, path)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}:1: the config must be a mapping of keys to values"])
+    data.setdefault("channels", {})
+    if isinstance(data["channels"], dict):
+        data["channels"].setdefault(CONSOLE, "console://")
+
+    def where(loc: tuple[str | int, ...]) -> str:
+        for n in range(len(loc), -1, -1):
+            if loc[:n] in lines:
+                return f"{path}:{lines[loc[:n]]}"
+        return f"{path}:1"
+
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(
+            [_describe(where, _without_tags(tuple(err["loc"])), err) for err in exc.errors()]
+        ) from None
+    problems = [f"{where(loc)}: {_dotted(loc)}: {msg}" for loc, msg in _cross_check(config)]
+    if problems:
+        raise ConfigError(problems)
+    config._path = path.resolve()
+    return config
+
+
+# libyaml's parser when PyYAML has it: a config of thousands of sources loads 10x faster.
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """YAML 1.2 booleans and numbers. YAML 1.1 would read the rule key `on` (and yes, no,
+    off) as a boolean, and the quiet-hours time 22:00 as the number 1320."""
+
+
+_YAML12 = {  # the YAML 1.2 core schema's booleans and numbers
+    "tag:yaml.org,2002:bool": (r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    "tag:yaml.org,2002:int": (r"^(?:[-+]?(?:0|[1-9][0-9_]*)|0x[0-9a-fA-F_]+)$", "-+0123456789"),
+    "tag:yaml.org,2002:float": (
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+0123456789.",
+    ),
+}
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _YAML12]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _tag, (_pattern, _firsts) in _YAML12.items():
+    for _first in _firsts:
+        _Loader.yaml_implicit_resolvers.setdefault(_first, []).append((_tag, re.compile(_pattern)))
+
+
+def _load_yaml(text: str, path: Path) -> tuple[Any, dict[tuple[str | int, ...], int]]:
+    """The YAML data, and the line of every key and item in it."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{path}:{line}: YAML syntax error: {problem}"]) from None
+    finally:
+        loader.dispose()
+
+    lines: dict[tuple[str | int, ...], int] = {}
+
+    def walk(n: yaml.Node, loc: tuple[str | int, ...]) -> None:
+        lines.setdefault(loc, n.start_mark.line + 1)
+        if isinstance(n, yaml.MappingNode):
+            for key, value in n.value:
+                if isinstance(key, yaml.ScalarNode):
+                    lines.setdefault((*loc, key.value), key.start_mark.line + 1)
+                    walk(value, (*loc, key.value))
+        elif isinstance(n, yaml.SequenceNode):
+            for i, item in enumerate(n.value):
+                walk(item, (*loc, i))
+
+    if node is not None:
+        walk(node, ())
+    return data, lines
+
+
+def _without_tags(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """The location in the file, without the union tags pydantic adds for source kinds."""
+    return tuple(p for p in loc if not (isinstance(p, str) and p.endswith(TAG_SUFFIX)))
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _known_keys() -> set[str]:
+    from watcher.sources import KINDS
+
+    models: list[type[BaseModel]] = [Config, RuleConfig, ChannelConfig, FetchConfig]
+    models += [PageSelectors, QuietHoursConfig, DuplicatesConfig, HttpConfig]
+    models += [model for model, _ in KINDS.values()]
+    return {name for m in models for name in m.model_fields} | {"url"}
+
+
+def _describe(where: Any, loc: tuple[str | int, ...], err: Any) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        close = difflib.get_close_matches(key, sorted(_known_keys()), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        return f"{where(loc)}: {_dotted(loc)}: unknown key '{key}'{hint}"
+    if kind == "missing":
+        return f"{where(loc[:-1])}: {_dotted(loc[:-1])}: missing required key '{loc[-1]}'"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return f"{where(loc)}: {_dotted(loc)}: {msg}"
+
+
+@dataclass(frozen=True)
+class _Names:
+    kind: str
+    known: set[str]
+
+    def check(self, loc: tuple[str | int, ...], names: list[str]) -> Iterator[tuple[Any, str]]:
+        for name in names:
+            if name not in self.known:
+                close = difflib.get_close_matches(name, sorted(self.known), n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                yield loc, f"unknown {self.kind} '{name}'{hint}"
+
+
+def _cross_check(config: Config) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    channels = _Names("channel", set(config.channels))
+    sources = _Names("source", {s.name for s in config.sources})
+    yield from channels.check(("notify",), config.notify)
+    seen: set[str] = set()
+    for i, source in enumerate(config.sources):
+        if source.name in seen:
+            yield ("sources", i, "name"), f"duplicate source name '{source.name}'"
+        seen.add(source.name)
+        yield from channels.check(("sources", i, "notify"), source.notify)
+    seen = set()
+    for i, rule in enumerate(config.rules):
+        if rule.name in seen:
+            yield ("rules", i, "name"), f"duplicate rule name '{rule.name}'"
+        seen.add(rule.name)
+        if not rule.keywords and not rule.regex:
+            yield ("rules", i), "a rule needs keywords or a regex"
+        yield from channels.check(("rules", i, "notify"), rule.notify or [])
+        yield from sources.check(("rules", i, "sources"), rule.sources)

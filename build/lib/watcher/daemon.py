@@ -1,0 +1,272 @@
+"""The daemon: one scheduled job per source, and a sending thread per channel.
+
+Polling runs on the event loop; each channel sends from a thread of its own, so a slow
+channel holds up neither polling nor the other channels. A failing source is polled less
+and less often (its interval doubling up to an hour) and a `Retry-After` it sends is
+honoured.
+
+Signals: SIGHUP reloads the config (a broken one is refused and the running one kept);
+SIGINT and SIGTERM stop it: no new polls, polls and sends in flight get a deadline, and
+whatever is undelivered stays in the outbox for the next start. Under systemd it speaks
+the notify protocol: READY, WATCHDOG pings from the event loop, STATUS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from watcher.config import Config, ConfigError, load
+from watcher.metrics import Listener, Metrics
+from watcher.notify.outbox import ChannelWorkers, Outbox
+from watcher.pipeline import Pipeline, PollResult
+from watcher.sdnotify import Notifier
+from watcher.store import Store, StoreError
+
+logger = logging.getLogger(__name__)
+STOP_DEADLINE = 8.0  # seconds in-flight work may take once a stop is asked for
+FLUSH_TICK = 5.0  # how often unchanged polls are noted in the store
+STATUS_TICK = 10.0  # how often the status systemd shows is refreshed
+BACKOFF_CAP = 3600.0  # the longest a failing source waits, unless its interval is longer
+LATE_GRACE = 5.0  # beyond two intervals and the jitter: how late a poll may start
+
+
+def backoff(interval: float, failures: int) -> float:
+    """Seconds from a failed poll to the next: the interval, doubling with each failure."""
+    return float(min(interval * 2 ** max(failures - 1, 0), max(BACKOFF_CAP, interval)))
+
+
+class Daemon:
+    def __init__(self, config: Config, store: Store) -> None:
+        self.config = config
+        self.store = store
+        self.pipeline = Pipeline(config, store)
+        self.outbox = Outbox(store, config.channels, config.duplicates)
+        self.workers = ChannelWorkers(self.outbox)
+        self.metrics = Metrics(store)
+        self.notifier = Notifier()
+        self.stopping = asyncio.Event()
+        self.scheduler: AsyncIOScheduler | None = None
+        self._wake = asyncio.Event()  # set on stop, to end the background loops' waits
+        self._polls: set[asyncio.Task[list[PollResult]]] = set()
+        self._failures: dict[str, int] = {}
+        self._not_before: dict[str, float] = {}
+        self._last_started: dict[str, float] = {}
+        self._started = time.monotonic()
+
+    # Polling ----------------------------------------------------------------------------
+
+    async def _poll(self, name: str) -> None:
+        now = time.monotonic()
+        if self.stopping.is_set() or now < self._not_before.get(name, 0.0):
+            return
+        self._last_started[name] = now
+        pipeline = self.pipeline
+        task = asyncio.ensure_future(pipeline.poll_source(name))
+        self._polls.add(task)
+        try:
+            results = await task
+        finally:
+            self._polls.discard(task)
+        self.metrics.observe(results)
+        if any(r.alerts for r in results):
+            self.workers.kick()
+        self._pace(name, results, now)
+
+    def _pace(self, name: str, results: list[PollResult], started: float) -> None:
+        """Backs a failing source off, and honours the Retry-After it sent."""
+        interval = self.config.interval_of(self.config.source(name))
+        not_before = 0.0
+        if results and all(r.error for r in results):
+            failures = self._failures[name] = self._failures.get(name, 0) + 1
+            # Half an interval early, so that the job firing at the right time is not skipped.
+            not_before = started + backoff(interval, failures) - interval / 2
+        else:
+            self._failures.pop(name, None)
+        retry_after = max((r.retry_after or 0.0 for r in results), default=0.0)
+        not_before = max(not_before, started + retry_after)
+        if not_before > started:
+            self._not_before[name] = not_before
+        else:
+            self._not_before.pop(name, None)
+
+    def _schedule(self, scheduler: AsyncIOScheduler, first_run: datetime | None) -> None:
+        """One job per source of the current config; jobs of other sources are removed."""
+        wanted = {s.name for s in self.config.sources}
+        for job in scheduler.get_jobs():
+            if job.id not in wanted:
+                job.remove()
+        for source in self.config.sources:
+            interval = self.config.interval_of(source)
+            trigger = IntervalTrigger(seconds=interval, jitter=self.config.jitter_of(source))
+            job = scheduler.get_job(source.name)
+            if job is None:
+                scheduler.add_job(
+                    self._poll,
+                    trigger,
+                    args=[source.name],
+                    id=source.name,
+                    next_run_time=first_run or datetime.now(UTC),
+                    max_instances=1,
+                    coalesce=True,
+                    misfire_grace_time=max(1, int(interval)),
+                )
+            elif (
+                job.trigger.interval.total_seconds() != interval
+                or job.trigger.jitter != trigger.jitter
+            ):
+                job.reschedule(trigger)
+
+    # Reload -------------------------------------------------------------------------------
+
+    def reload(self) -> bool:
+        """Applies the config file as it is now; a broken one is refused, the old kept."""
+        self.notifier.send("RELOADING=1")
+        try:
+            try:
+                config = load(self.config.path)
+            except ConfigError as exc:
+                for problem in exc.problems:
+                    logger.error("config not reloaded", extra={"problem": problem})
+                return False
+            if config.state_url != self.config.state_url:
+                logger.error(
+                    "config not reloaded", extra={"problem": "state: changes need a restart"}
+                )
+                return False
+            self._apply(config)
+            logger.info(
+                "config reloaded",
+                extra={"sources": len(config.sources), "rules": len(config.rules)},
+            )
+            return True
+        finally:
+            self.notifier.send("READY=1", self._status())
+
+    def _apply(self, config: Config) -> None:
+        old_pipeline, old_workers = self.pipeline, self.workers
+        self.config = config
+        self.pipeline = Pipeline(config, self.store)
+        self.outbox = Outbox(self.store, config.channels, config.duplicates)
+        self.workers = ChannelWorkers(self.outbox)
+        gone = set(self._failures) - {s.name for s in config.sources}
+        for name in gone:
+            self._failures.pop(name, None)
+            self._not_before.pop(name, None)
+            self._last_started.pop(name, None)
+        if self.scheduler is not None:
+            self._schedule(self.scheduler, None)
+        self.workers.start()
+        # The old pipeline finishes the polls it has in flight; then its client closes.
+        asyncio.get_running_loop().create_task(self._retire(old_pipeline, old_workers))
+
+    async def _retire(self, pipeline: Pipeline, workers: ChannelWorkers) -> None:
+        await asyncio.to_thread(workers.stop, STOP_DEADLINE)
+        while self._polls:
+            await asyncio.wait(set(self._polls), timeout=STOP_DEADLINE)
+        await pipeline.aclose()
+
+    # Health and status ------------------------------------------------------------------
+
+    def health(self) -> list[str]:
+        """What is wrong, if anything: the scheduler stopped, or polls running late."""
+        if self.scheduler is None or not self.scheduler.running:
+            return ["the scheduler is not running"]
+        now = time.monotonic()
+        late = []
+        for source in self.config.sources:
+            interval = self.config.interval_of(source)
+            allowed = 2 * interval + self.config.jitter_of(source) + LATE_GRACE
+            last = self._last_started.get(source.name, self._started)
+            due = max(last + allowed, self._not_before.get(source.name, 0.0) + LATE_GRACE)
+            if now > due:
+                late.append(f"{source.name}: last poll started {now - last:.0f}s ago")
+        return late
+
+    def _status(self) -> str:
+        try:
+            pending = self.store.delivery_counts().get("pending", 0)
+        except StoreError:
+            pending = -1
+        failing = sum(1 for n in self._failures.values() if n)
+        return (
+            f"STATUS=watching {len(self.config.sources)} sources, {failing} failing; "
+            f"{pending} alerts pending"
+        )
+
+    # Running ------------------------------------------------------------------------------
+
+    async def _every(self, seconds: float, work: Callable[[], Awaitable[None] | None]) -> None:
+        """Runs `work` every `seconds` until the stop."""
+        while not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+            try:
+                done = work()
+                if done is not None:
+                    await done
+            except Exception:
+                logger.exception("background work failed; will try again")
+
+    async def _flush(self) -> None:
+        self.pipeline.flush()
+
+    def stop(self) -> None:
+        if not self.stopping.is_set():
+            logger.info("stopping")
+            self.notifier.send("STOPPING=1")
+            self.stopping.set()
+            self._wake.set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        self.scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
+        self._schedule(self.scheduler, datetime.now(UTC))
+        self.scheduler.start()
+        self.workers.start()
+        listener = None
+        if self.config.http is not None:
+            listener = Listener(self.config.http.listen, self.metrics, self.health)
+            await listener.start()
+        background = [asyncio.create_task(self._every(FLUSH_TICK, self._flush))]
+        ping = self.notifier.watchdog_interval()
+        if ping is not None:
+            background.append(
+                asyncio.create_task(self._every(ping, lambda: self.notifier.send("WATCHDOG=1")))
+            )
+        background.append(
+            asyncio.create_task(
+                self._every(STATUS_TICK, lambda: self.notifier.send(self._status()))
+            )
+        )
+        self.notifier.send("READY=1", self._status())
+        logger.info("watching", extra={"sources": len(self.config.sources)})
+        try:
+            await self.stopping.wait()
+        finally:
+            self.scheduler.shutdown(wait=False)
+            _, late = await asyncio.wait([*self._polls, *background], timeout=STOP_DEADLINE / 2)
+            for task in late:
+                task.cancel()
+            await self.pipeline.aclose()
+            # Sends in flight get what is left of the deadline; what is unsent stays pending.
+            busy = await asyncio.to_thread(self.workers.stop, STOP_DEADLINE / 2)
+            if busy:
+                logger.warning("channels still sending at stop", extra={"channels": ",".join(busy)})
+            if listener is not None:
+                await listener.stop()
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+            self.notifier.close()
+        logger.info("stopped")

@@ -1,0 +1,100 @@
+"""Logging: key=value lines on a terminal, JSON lines elsewhere, secrets always redacted.
+
+Channel URLs carry tokens and passwords. Every secret known to the process is registered
+here, and the formatter scrubs it from every line, whichever library logged it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+from typing import Any, TextIO
+from urllib.parse import unquote, urlsplit
+
+_SECRETS: set[str] = set()
+_PATTERN: re.Pattern[str] | None = None
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+MASK = "***"
+
+
+def add_secret(value: str) -> None:
+    """Never print `value` in a log line again. Short values would mask common words."""
+    global _PATTERN
+    for form in {value, unquote(value)}:
+        if len(form) >= 4 and form not in _SECRETS:
+            _SECRETS.add(form)
+            _PATTERN = None
+
+
+def add_url_secrets(url: str, private_url: str | None = None) -> None:
+    """Register the secret parts of a URL: its password, and every part of it that the
+    masked form (`private_url`, from Apprise) hides."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        password = None
+    if password:
+        add_secret(password)
+    if private_url is not None:
+        for piece in re.split(r"[/:@?&=#,]+", url):
+            if len(piece) >= 6 and piece not in private_url and unquote(piece) not in private_url:
+                add_secret(piece)
+
+
+def redact(text: str) -> str:
+    global _PATTERN
+    if not _SECRETS:
+        return text
+    if _PATTERN is None:
+        alternatives = sorted(_SECRETS, key=len, reverse=True)
+        _PATTERN = re.compile("|".join(map(re.escape, alternatives)))
+    return _PATTERN.sub(MASK, text)
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
+
+
+class KeyValueFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
+        parts = [f"{stamp} {record.levelname.lower():7} {record.getMessage()}"]
+        for key, value in _fields(record).items():
+            text = str(value)
+            parts.append(f"{key}={json.dumps(text) if (' ' in text or not text) else text}")
+        if record.exc_info:
+            parts.append("\n" + self.formatException(record.exc_info))
+        return redact(" ".join(parts))
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+            **{
+                k: v if isinstance(v, int | float | bool) else str(v)
+                for k, v in _fields(record).items()
+            },
+        }
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return redact(json.dumps(line, ensure_ascii=False))
+
+
+def setup(level: str = "info", stream: TextIO | None = None) -> None:
+    stream = stream or sys.stderr
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(KeyValueFormatter() if stream.isatty() else JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("apprise", "apscheduler", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,110 @@
+"""Looking back: `watcher status`, `watcher history` and `watcher diff`.
+
+Read-only views of the store, for a person at a terminal.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TextIO
+
+from watcher.config import Config
+from watcher.diff import word_diff
+from watcher.model import document
+from watcher.notify.render import Format, render_diff
+from watcher.store import Store
+
+
+def _when(stamp: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)) if stamp else "-"
+
+
+def _table(rows: list[list[str]], out: TextIO) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        out.write(
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n"
+        )
+
+
+def status(config: Config, store: Store, out: TextIO) -> int:
+    now = time.time()
+    rows = [["SOURCE", "LAST POLL", "LAST CHANGE", "NEXT POLL", "LAST ERROR"]]
+    configured = {s.name: s for s in config.sources}
+    for state in store.source_states():
+        source = configured.get(state.name.split("/", 1)[0])
+        if source is None:
+            next_poll = "not configured"
+        elif state.last_poll_at is None:
+            next_poll = "at start"
+        else:
+            due = state.last_poll_at + config.interval_of(source)
+            next_poll = "due" if due <= now else f"in {due - now:.0f}s"
+            if state.failures:
+                next_poll += f" (failing x{state.failures}, backing off)"
+        error = f"{_when(state.last_error_at)} {state.last_error}" if state.failures else "-"
+        rows.append(
+            [state.name, _when(state.last_poll_at), _when(state.last_change_at), next_poll, error]
+        )
+    missing = set(configured) - {s.name.split("/", 1)[0] for s in store.source_states()}
+    rows.extend([name, "never", "-", "at start", "-"] for name in sorted(missing))
+    _table(rows, out)
+    counts = store.delivery_counts()
+    out.write(
+        "\ndeliveries: "
+        + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("pending", "done", "failed", "dropped"))
+        + "\n"
+    )
+    for channel, delivery_status, reason in store.failed_deliveries():
+        out.write(f"  {channel}: {delivery_status}: {reason}\n")
+    return 0
+
+
+def _source(store: Store, name: str) -> str:
+    found = store.resolve(name)
+    if found is None:
+        raise LookupError(f"no stored source '{name}'")
+    return found
+
+
+def history(store: Store, name: str, key: str | None, out: TextIO) -> int:
+    source = _source(store, name)
+    if key is None:
+        rows = [["ENTRY", "REVS", "FIRST SEEN", "LAST CHANGE", "TITLE"]]
+        for e in store.entries_of(source):
+            title = e.title + (" [removed]" if e.removed_at else "")
+            rows.append([e.key, str(e.revision), _when(e.first_seen), _when(e.updated_at), title])
+        _table(rows, out)
+        return 0
+    revisions = store.revisions_of(source, key)
+    if not revisions:
+        raise LookupError(f"no entry '{key}' in {source}")
+    rows = [["REV", "AT", "WORDS", "TITLE"]]
+    for r in revisions:
+        rows.append([str(r.revision), _when(r.created_at), str(len(r.body.split())), r.title])
+    _table(rows, out)
+    return 0
+
+
+def diff(
+    store: Store, name: str, key: str, first: int | None, second: int | None, out: TextIO
+) -> int:
+    source = _source(store, name)
+    revisions = {r.revision: r for r in store.revisions_of(source, key)}
+    if not revisions:
+        raise LookupError(f"no entry '{key}' in {source}")
+    newest = max(revisions)
+    second = second if second is not None else newest
+    first = first if first is not None else max(second - 1, 1)
+    for number in (first, second):
+        if number not in revisions:
+            raise LookupError(f"no revision {number} of '{key}' (it has 1 to {newest})")
+    old, new = revisions[first], revisions[second]
+    ops = word_diff(document(old.title, old.body), document(new.title, new.body))
+    fmt: Format = "ansi" if out.isatty() else "text"
+    out.write(
+        f"{source}  {key}: revision {first} ({_when(old.created_at)})"
+        f" -> {second} ({_when(new.created_at)})\n\n"
+    )
+    out.write(render_diff(ops, fmt=fmt, cut=False) + "\n")
+    return 0

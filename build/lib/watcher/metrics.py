@@ -1,0 +1,129 @@
+"""Prometheus metrics and the health check, served by the optional HTTP listener.
+
+Counters of polls come from the daemon as it polls; what the store knows (deliveries by
+status, the outbox's depth, each source's last successful poll) is read at scrape time,
+so that it is right whichever process wrote it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from watcher.pipeline import PollResult
+from watcher.store import Store
+
+logger = logging.getLogger(__name__)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class _StoreCollector(Collector):
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def collect(self) -> Iterator[Metric]:
+        deliveries = GaugeMetricFamily(
+            "watcher_deliveries", "Deliveries in the store, by status", labels=["status"]
+        )
+        counts = self.store.delivery_counts()
+        for status in ("pending", "done", "failed", "dropped"):
+            deliveries.add_metric([status], counts.get(status, 0))
+        yield deliveries
+        yield GaugeMetricFamily(
+            "watcher_outbox_depth", "Alerts waiting to be sent", value=counts.get("pending", 0)
+        )
+        last = GaugeMetricFamily(
+            "watcher_last_success_timestamp_seconds",
+            "When each source was last polled successfully",
+            labels=["source"],
+        )
+        failing = GaugeMetricFamily(
+            "watcher_source_failures", "Failed polls in a row, by source", labels=["source"]
+        )
+        for row in self.store.source_states():
+            if row.last_success_at is not None:
+                last.add_metric([row.name], row.last_success_at)
+            failing.add_metric([row.name], row.failures)
+        yield last
+        yield failing
+
+
+class Metrics:
+    def __init__(self, store: Store) -> None:
+        self.registry = CollectorRegistry()
+        self.polls = Counter(
+            "watcher_polls",
+            "Polls, by source and outcome",
+            ["source", "outcome"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "watcher_poll_duration_seconds",
+            "How long polls take, fetch included",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=self.registry,
+        )
+        self.last_latency = Gauge(
+            "watcher_poll_last_duration_seconds",
+            "How long the last poll of each source took",
+            ["source"],
+            registry=self.registry,
+        )
+        self.events = Counter(
+            "watcher_events", "Events found, by kind", ["kind"], registry=self.registry
+        )
+        self.registry.register(_StoreCollector(store))
+
+    def observe(self, results: Sequence[PollResult]) -> None:
+        for result in results:
+            name = result.target.name
+            self.polls.labels(name, result.outcome).inc()
+            self.latency.observe(result.seconds)
+            self.last_latency.labels(name).set(result.seconds)
+            for alert in result.alerts:
+                self.events.labels(alert.kind.value).inc()
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class Listener:
+    """`/metrics` and `/healthz` on the configured address."""
+
+    def __init__(self, address: str, metrics: Metrics, health: Callable[[], list[str]]) -> None:
+        host, _, port = address.rpartition(":")
+        self.host, self.port = host.strip("[]") or "127.0.0.1", int(port)
+        self.metrics = metrics
+        self.health = health
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/healthz", self._healthz)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, self.port).start()
+        logger.info("listening", extra={"address": f"{self.host}:{self.port}"})
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        started = time.monotonic()
+        body = self.metrics.exposition()
+        logger.debug("scraped", extra={"ms": round((time.monotonic() - started) * 1000)})
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        problems = self.health()
+        if problems:
+            return web.Response(status=503, text="unhealthy\n" + "\n".join(problems) + "\n")
+        return web.Response(text="ok\n")

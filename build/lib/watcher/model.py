@@ -1,0 +1,119 @@
+"""Plain typed data that flows through the pipeline.
+
+source -> Snapshot -> (diff against StoredEntry) -> Change -> (rules) -> Event -> outbox
+Everything here is immutable and free of I/O so that each stage can be tested alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    NEW = "new"
+    UPDATED = "updated"
+    REMOVED = "removed"
+    # A source's own state, alerted on the `errors` channel: it went down, it came back.
+    DOWN = "down"
+    UP = "up"
+
+
+# One word-diff operation, as diff-match-patch gives it: -1 deleted, 0 kept, 1 inserted.
+DiffOp = tuple[int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One entry of a live blog as a source saw it.
+
+    `key` is the identity the source gives (a feed guid, a page's block id); plain-text
+    entries have none and are matched to their earlier versions by content instead.
+    """
+
+    title: str
+    body: str
+    key: str | None = None
+    url: str | None = None
+    published: str | None = None
+    updated: str | None = None
+
+    @property
+    def document(self) -> str:
+        """The text that is diffed and matched: headline, blank line, body."""
+        return document(self.title, self.body)
+
+
+def document(title: str, body: str) -> str:
+    if not title:
+        return body
+    if not body:
+        return title
+    return f"{title}\n\n{body}"
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Every entry a source shows at one poll, newest first.
+
+    `partial` says the source shows only a window of the live blog (a feed's latest N
+    items, a paginated page): entries that fall off its end are not removals.
+    """
+
+    entries: tuple[Entry, ...]
+    title: str = ""
+    partial: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """The current version of an entry, as the store holds it."""
+
+    id: int
+    key: str
+    title: str
+    body: str
+    position: int
+    url: str | None = None
+    revision: int = 1
+
+    @property
+    def document(self) -> str:
+        return document(self.title, self.body)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What happened to one entry between the stored state and a snapshot."""
+
+    kind: Kind
+    key: str
+    entry: Entry
+    old: StoredEntry | None = None
+    diff: tuple[DiffOp, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A span of text that a rule matched.
+
+    Offsets index the entry's document; `old` marks a span in the previous version
+    (words an update deleted) rather than in the current one.
+    """
+
+    rule: str
+    start: int
+    end: int
+    text: str
+    old: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A change with the rules that fired on it and where it should be delivered."""
+
+    change: Change
+    tags: tuple[str, ...] = ()
+    matches: tuple[Match, ...] = ()
+    channels: tuple[str, ...] = field(default=())
+    priority: bool = False  # a rule with `priority: high` fired: sent at once

@@ -1,0 +1,1 @@
+"""Alerts out: render events, send them through Apprise channels, drain the outbox."""

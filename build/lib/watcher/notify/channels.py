@@ -1,0 +1,104 @@
+"""Channels: named sets of Apprise URLs, with what each service answered.
+
+A send is a success only when every service of the channel accepted the message; Apprise's
+per-service results say which did not and why, with secrets redacted.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import apprise
+
+from watcher import log
+from watcher.notify import console  # noqa: F401  (registers console://)
+from watcher.notify.render import Format
+
+FORMATS = {
+    "text": apprise.NotifyFormat.TEXT,
+    "ansi": apprise.NotifyFormat.TEXT,
+    "markdown": apprise.NotifyFormat.MARKDOWN,
+    "html": apprise.NotifyFormat.HTML,
+}
+EMAIL_SCHEMES = ("mailto://", "mailtos://")
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Apprise logs unparseable URLs in full, secrets and all; we say it our own way."""
+    logger = logging.getLogger("apprise")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _instantiate(url: str) -> apprise.NotifyBase | None:
+    with _quiet():
+        plugin = apprise.Apprise.instantiate(url)
+    return plugin if isinstance(plugin, apprise.NotifyBase) else None
+
+
+def check_url(url: str) -> str | None:
+    """Why Apprise cannot use `url`, or None when it can."""
+    if _instantiate(url) is None:
+        scheme = url.split("://", 1)[0] if "://" in url else url[:0]
+        return f"Apprise cannot use this URL ({scheme}://…)" if scheme else "not a URL"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    ok: bool
+    answers: tuple[str, ...]  # what each service of the channel answered
+
+    @property
+    def detail(self) -> str:
+        return "; ".join(self.answers)
+
+
+class Channel:
+    def __init__(self, name: str, urls: Sequence[str], fmt: Format | None = None) -> None:
+        self.name = name
+        self._format = fmt
+        self._apprise = apprise.Apprise()
+        self.safe_urls: list[str] = []
+        for url in urls:
+            plugin = _instantiate(url)
+            if plugin is None:  # config validation rejects these; be safe all the same
+                raise ValueError(f"channel {name}: {check_url(url)}")
+            private = str(plugin.url(privacy=True))  # type: ignore[no-untyped-call]
+            log.add_url_secrets(url, private)
+            self.safe_urls.append(private)
+            self._apprise.add(plugin)
+
+    @property
+    def format(self) -> Format:
+        """The configured format, else: the terminal's for the console, HTML for email
+        (with a plain-text part), markdown for the rest (Slack and the like)."""
+        if self.safe_urls and all(u.startswith("console://") for u in self.safe_urls):
+            return "ansi" if sys.stdout.isatty() else "text"
+        if self._format is not None:
+            return self._format
+        if self.safe_urls and all(u.startswith(EMAIL_SCHEMES) for u in self.safe_urls):
+            return "html"
+        return "markdown"
+
+    def send(self, title: str, body: str) -> Sent:
+        """Sends to every service; a success only if every one of them accepted it."""
+        result = self._apprise.notify(body=body, title=title, body_format=FORMATS[self.format])
+        answers = []
+        for service in result.results:
+            answer = f"{service.name}: {service.status.name.lower()}"
+            said = [entry.message for entry in service.logs()]
+            if said and not service:
+                answer += f" ({said[-1]})"
+            answers.append(log.redact(answer))
+        ok = bool(result) and all(result.results)
+        return Sent(ok, tuple(answers) or (result.status.name.lower(),))

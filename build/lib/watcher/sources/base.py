@@ -1,0 +1,92 @@
+"""What every source kind provides, and the config fields every source shares.
+
+A source kind lists its targets (one live blog each), fetches a target's bytes (the only
+I/O), and parses bytes into a Snapshot (pure). The poller does the rest.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from watcher.model import Snapshot
+from watcher.units import Duration
+
+if TYPE_CHECKING:
+    from watcher.sources.http import HttpFetcher
+
+Ignorable = Literal["whitespace", "punctuation", "case"]
+
+
+class SourceConfig(BaseModel):
+    """Fields every source has, whatever its kind."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, pattern=r"^[^/\s]+$")
+    interval: Duration | None = None
+    jitter: Duration | None = None
+    baseline: Literal["silent", "alert"] = "silent"
+    ignore: list[Ignorable] = ["whitespace", "punctuation"]
+    notify: list[str] = []
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One live blog to poll: a file, a feed, a page."""
+
+    name: str
+    source: str
+    location: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A fetch's outcome. `body` is None when the source says nothing has changed."""
+
+    body: bytes | None
+    etag: str | None = None
+    last_modified: str | None = None
+    content_type: str | None = None
+    url: str | None = None  # where the body came from, after redirects
+
+
+@dataclass(frozen=True, slots=True)
+class SourceContext:
+    """What source kinds need from the running process."""
+
+    base_dir: Path
+    http: HttpFetcher
+
+
+class SourceError(Exception):
+    """One poll of one target failed; the stored state of that target stays as it was.
+
+    `retry_after` is how long the source asked us to wait (HTTP 429 and 503).
+    """
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class SourceKind(ABC):
+    def __init__(self, config: SourceConfig, context: SourceContext) -> None:
+        self.config = config
+        self.context = context
+
+    @abstractmethod
+    def targets(self) -> list[Target]:
+        """The live blogs this source currently covers."""
+
+    @abstractmethod
+    async def fetch(self, target: Target, etag: str | None, last_modified: str | None) -> Fetched:
+        """The target's bytes, or `Fetched(None)` when its validators say it is unchanged."""
+
+    @abstractmethod
+    def parse(self, fetched: Fetched, target: Target) -> Snapshot:
+        """Entries in the fetched body; raises SourceError when it is not a live blog."""

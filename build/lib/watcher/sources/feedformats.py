@@ -1,0 +1,234 @@
+"""RSS, Atom and JSON Feed documents parsed into entries. Pure functions over bytes.
+
+Well-formed RSS 2.0 and Atom 1.0, most feeds in the wild, are read with lxml, about ten
+times faster than feedparser (0.5 ms against 5 ms for 40 items, see benchmarks/); every
+other document (RSS 0.9x and 1.0, malformed XML, odd encodings) goes to feedparser, which
+copes with anything. Both give the same entries, which the tests check on every fixture.
+JSON Feed is plain JSON. Entry identity: guid or id, then link, then a hash of title and
+published date.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import feedparser
+from lxml import etree
+
+from watcher.htmltext import html_to_text, plain_to_text
+from watcher.model import Entry, Snapshot
+from watcher.sources.base import SourceError
+from watcher.sources.dates import newest_first
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
+DC_DATE = "{http://purl.org/dc/elements/1.1/}date"
+XHTML = "http://www.w3.org/1999/xhtml"
+_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=False
+)
+
+
+def parse_feed(body: bytes, content_type: str | None = None, url: str | None = None) -> Snapshot:
+    """Entries of a feed, newest first; raises SourceError when it is not a feed."""
+    head = body[:64].lstrip()
+    if (content_type and "json" in content_type) or head.startswith(b"{"):
+        entries = _json_feed(body, url)
+    else:
+        entries = _xml_feed(body, url) or _feedparser(body, content_type, url)
+    return Snapshot(entries=tuple(newest_first(entries)), partial=True)
+
+
+def _key(guid: str | None, link: str | None, title: str, published: str | None) -> str:
+    if guid and guid.strip():
+        return guid.strip()
+    if link and link.strip():
+        return link.strip()
+    return hashlib.sha1(f"{title}\x00{published or ''}".encode()).hexdigest()[:16]
+
+
+def _entry(
+    guid: str | None,
+    link: str | None,
+    title: str,
+    body: str,
+    published: str | None,
+    updated: str | None,
+) -> Entry:
+    return Entry(
+        title=title,
+        body=body,
+        key=_key(guid, link, title, published),
+        url=link.strip() if link else None,
+        published=published.strip() if published else None,
+        updated=updated.strip() if updated else None,
+    )
+
+
+# JSON Feed -----------------------------------------------------------------------------
+
+
+def _json_feed(body: bytes, url: str | None) -> list[Entry]:
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SourceError(f"not a JSON feed: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
+        raise SourceError("not a JSON feed: no 'items' list")
+    entries = []
+    for item in doc["items"]:
+        if not isinstance(item, dict):
+            continue
+        html = item.get("content_html")
+        text = (
+            html_to_text(html, url)
+            if isinstance(html, str)
+            else str(item.get("content_text") or "")
+        )
+        title = html_to_text(str(item.get("title") or ""))
+        entries.append(
+            _entry(
+                _str(item.get("id")),
+                _str(item.get("url")),
+                title,
+                text or html_to_text(str(item.get("summary") or "")),
+                _str(item.get("date_published")),
+                _str(item.get("date_modified")),
+            )
+        )
+    return entries
+
+
+def _str(value: Any) -> str | None:
+    return str(value) if value is not None else None
+
+
+# RSS 2.0 and Atom 1.0 with lxml -------------------------------------------------------
+
+
+def _xml_feed(body: bytes, url: str | None) -> list[Entry] | None:
+    """Entries of well-formed RSS 2.0 or Atom 1.0; None for anything else."""
+    try:
+        root = etree.fromstring(body, _PARSER)
+    except (etree.XMLSyntaxError, ValueError):
+        return None
+    if root.tag == "rss":
+        channel = root.find("channel")
+        return (
+            [_rss_item(item, url) for item in channel.iterfind("item")]
+            if channel is not None
+            else None
+        )
+    if root.tag == f"{ATOM}feed":
+        return [_atom_entry(entry, url) for entry in root.iterfind(f"{ATOM}entry")]
+    return None
+
+
+def _rss_item(item: etree._Element, url: str | None) -> Entry:
+    fields: dict[str, etree._Element] = {}
+    for child in item:
+        if isinstance(child.tag, str):
+            fields.setdefault(child.tag, child)
+
+    def text(tag: str) -> str | None:
+        element = fields.get(tag)
+        return element.text if element is not None else None
+
+    guid = text("guid")
+    link = text("link")
+    if not link and guid and fields["guid"].get("isPermaLink", "true") == "true" and "://" in guid:
+        link = guid
+    content = text(CONTENT) or text("description") or ""
+    return _entry(
+        guid,
+        link,
+        html_to_text(text("title") or ""),
+        html_to_text(content, link or url),
+        text("pubDate") or text(DC_DATE),
+        None,
+    )
+
+
+def _atom_entry(entry: etree._Element, url: str | None) -> Entry:
+    fields: dict[str, etree._Element] = {}
+    link = None
+    for child in entry:
+        if child.tag == f"{ATOM}link":
+            if link is None and child.get("rel", "alternate") == "alternate":
+                link = child.get("href")
+        elif isinstance(child.tag, str):
+            fields.setdefault(child.tag, child)
+
+    def text(tag: str) -> str | None:
+        element = fields.get(f"{ATOM}{tag}")
+        return element.text if element is not None else None
+
+    base = link or url
+    content = fields.get(f"{ATOM}content")
+    if content is None:
+        content = fields.get(f"{ATOM}summary")
+    title = fields.get(f"{ATOM}title")
+    return _entry(
+        text("id"),
+        link,
+        _atom_text(title, base) if title is not None else "",
+        _atom_text(content, base) if content is not None else "",
+        text("published"),
+        text("updated"),
+    )
+
+
+def _atom_text(element: etree._Element, base: str | None) -> str:
+    kind = element.get("type", "text")
+    if kind == "xhtml":
+        markup = "".join(
+            etree.tostring(child, method="html", encoding="unicode") for child in _strip_ns(element)
+        )
+        return html_to_text(markup, base)
+    if kind == "html":
+        return html_to_text(element.text or "", base)
+    return plain_to_text(element.text or "")
+
+
+def _strip_ns(element: etree._Element) -> etree._Element:
+    """A copy of an xhtml container without namespaces, so it serialises as plain HTML."""
+    copy = etree.fromstring(etree.tostring(element))
+    for node in copy.iter():
+        if isinstance(node.tag, str) and node.tag.startswith(f"{{{XHTML}}}"):
+            node.tag = node.tag.split("}", 1)[1]
+    etree.cleanup_namespaces(copy)
+    if len(copy) == 1 and copy[0].tag == "div":
+        return copy[0]
+    return copy
+
+
+# Anything else with feedparser -------------------------------------------------------
+
+
+def _feedparser(body: bytes, content_type: str | None, url: str | None) -> list[Entry]:
+    headers = {"content-type": content_type or "application/xml"}
+    if url:
+        headers["content-location"] = url
+    parsed = feedparser.parse(
+        body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+    )
+    if not parsed.get("version") and not parsed.entries:
+        problem = parsed.get("bozo_exception")
+        raise SourceError(f"not a feed ({problem})" if problem else "not a feed")
+    return [_feedparser_entry(e, url) for e in parsed.entries]
+
+
+def _feedparser_entry(e: Any, url: str | None) -> Entry:
+    link = e.get("link")
+    content = e.get("content") or []
+    detail = content[0] if content else e.get("summary_detail") or {}
+    value = detail.get("value") or e.get("summary") or ""
+    kind = detail.get("type", "text/html")
+    body = html_to_text(value, link or url) if "html" in kind else plain_to_text(value)
+    title = e.get("title") or ""
+    title_kind = (e.get("title_detail") or {}).get("type", "text/html")
+    title = html_to_text(title) if "html" in title_kind else plain_to_text(title)
+    # dict.get: FeedParserDict would map a missing "updated" to "published", with a warning.
+    return _entry(e.get("id"), link, title, body, e.get("published"), dict.get(e, "updated"))

@@ -1,0 +1,152 @@
+"""Polite, bounded HTTP fetching, shared by every source that reads from the web.
+
+One AsyncClient for the process (keep-alive), a global limit on requests in flight and a
+limit per host, connect/read/total timeouts, a cap on the body enforced while it streams,
+a bounded number of redirects, conditional GETs, and `Retry-After` read on 429 and 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from collections import defaultdict
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from watcher import __version__
+from watcher.sources.base import Fetched, SourceError
+from watcher.sources.transport import AiohttpTransport
+from watcher.units import Duration
+
+USER_AGENT = (
+    f"watcher/{__version__} (live-blog change monitor; +https://github.com/watcher-news/watcher)"
+)
+
+
+class FetchConfig(BaseModel):
+    """The `fetch:` section of the config."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    concurrency: int = Field(default=50, ge=1)
+    per_host: int = Field(default=6, ge=1)
+    connect_timeout: Duration = 10.0
+    read_timeout: Duration = 30.0
+    timeout: Duration = 60.0
+    max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_redirects: int = Field(default=5, ge=0)
+    user_agent: str = USER_AGENT
+
+
+class HttpFetcher:
+    def __init__(self, config: FetchConfig) -> None:
+        self.config = config
+        self._client: httpx.AsyncClient | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(config.per_host)
+        )
+
+    def _ensure(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+        # Made on first use, inside the running event loop they belong to.
+        if self._client is None or self._slots is None:
+            c = self.config
+            self._client = httpx.AsyncClient(
+                headers={"User-Agent": c.user_agent, "Accept-Encoding": "gzip, deflate"},
+                timeout=httpx.Timeout(c.read_timeout, connect=c.connect_timeout, pool=c.timeout),
+                limits=httpx.Limits(
+                    max_connections=c.concurrency, max_keepalive_connections=c.concurrency
+                ),
+                follow_redirects=True,
+                max_redirects=c.max_redirects,
+                trust_env=False,
+                transport=AiohttpTransport(c.concurrency, c.per_host),
+            )
+            self._slots = asyncio.Semaphore(c.concurrency)
+        return self._client, self._slots
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def get(
+        self, url: str, etag: str | None, last_modified: str | None, accept: str = "*/*"
+    ) -> Fetched:
+        """The body at `url`, or Fetched(None) on a 304; raises SourceError on failure."""
+        client, slots = self._ensure()
+        headers = {"Accept": accept}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        host = urlsplit(url).netloc.lower()
+        async with slots, self._hosts[host]:
+            try:
+                async with asyncio.timeout(self.config.timeout):
+                    return await self._get(client, url, headers, etag, last_modified)
+            except TimeoutError:
+                raise SourceError(f"timed out after {self.config.timeout:g}s") from None
+            except httpx.TooManyRedirects:
+                raise SourceError(f"more than {self.config.max_redirects} redirects") from None
+            except httpx.TimeoutException as exc:
+                raise SourceError(f"timed out ({type(exc).__name__})") from None
+            except httpx.HTTPError as exc:
+                raise SourceError(f"fetch failed: {type(exc).__name__}: {exc}") from None
+
+    async def _get(
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        headers: dict[str, str],
+        etag: str | None,
+        last_modified: str | None,
+    ) -> Fetched:
+        async with client.stream("GET", url, headers=headers) as response:
+            status = response.status_code
+            if status == 304:
+                await response.aread()  # the (empty) rest, so the connection is kept alive
+                return Fetched(None, etag=etag, last_modified=last_modified)
+            if status >= 400:
+                retry_after = (
+                    parse_retry_after(response.headers.get("Retry-After"))
+                    if status in (429, 503)
+                    else None
+                )
+                raise SourceError(f"HTTP {status} {response.reason_phrase}", retry_after)
+            if status >= 300:
+                raise SourceError(f"HTTP {status} without a usable redirect")
+            limit = self.config.max_bytes
+            declared = response.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > limit:
+                raise SourceError(f"body of {int(declared)} bytes is over the {limit}-byte cap")
+            chunks, size = [], 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise SourceError(f"body over the {limit}-byte cap")
+                chunks.append(chunk)
+            return Fetched(
+                b"".join(chunks),
+                etag=response.headers.get("ETag"),
+                last_modified=response.headers.get("Last-Modified"),
+                content_type=response.headers.get("Content-Type"),
+                url=str(response.url),
+            )
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
