@@ -117,3 +117,41 @@ class Event:
     matches: tuple[Match, ...] = ()
     channels: tuple[str, ...] = field(default=())
     priority: bool = False  # a rule with `priority: high` fired: sent at once
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """An event as channels render it, built from a fresh Event or from the store."""
+
+    source: str
+    kind: Kind
+    key: str
+    title: str
+    body: str
+    url: str | None
+    tags: tuple[str, ...]
+    matches: tuple[Match, ...]
+    diff: tuple[tuple[int, str], ...]
+    created_at: float
+    event_id: int | None = None
+
+    @property
+    def document(self) -> str:
+        return document(self.title, self.body)
+
+    @classmethod
+    def of(cls, event: Event, source: str, created_at: float, event_id: int | None) -> Alert:
+        change = event.change
+        return cls(
+            source=source,
+            kind=change.kind,
+            key=change.key,
+            title=change.entry.title,
+            body=change.entry.body,
+            url=change.entry.url,
+            tags=event.tags,
+            matches=event.matches,
+            diff=change.diff,
+            created_at=created_at,
+            event_id=event_id,
+        )

@@ -1,0 +1,411 @@
+"""The store: sources, entries, every revision, events and the delivery outbox.
+
+SQLAlchemy Core over SQLite (WAL) by default. A poll's snapshot, its events and their
+pending deliveries are written in one transaction: a crash before the commit loses
+nothing (the next poll sees the same change again), and a crash after it makes no second
+event (the change is already stored). Deliveries are sent after the commit, from the
+outbox, and marked done one by one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from watcher.model import Alert, Kind
+from watcher.sources.base import Target
+from watcher.store.engine import (
+    StoreError,
+    TurnLock,
+    connect,
+    explain,
+    label,
+    normalize_url,
+    sqlite_file,
+)
+from watcher.store.migrations import SCHEMA_VERSION, migrate
+from watcher.store.polls import PollTransaction
+from watcher.store.records import (
+    Delivery,
+    EntryRow,
+    HistoryRow,
+    RevisionRow,
+    SourceRow,
+    SourceState,
+    Touch,
+    delivery_of,
+    source_row,
+)
+from watcher.store.schema import (
+    DELIVERIES,
+    claims,
+    deliveries,
+    entries,
+    events,
+    meta,
+    revisions,
+    sends,
+    sources,
+)
+from watcher.store.writes import source_event, source_of
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Alert",
+    "Delivery",
+    "PollTransaction",
+    "SourceRow",
+    "Store",
+    "StoreError",
+    "Touch",
+    "claims",
+    "deliveries",
+    "entries",
+    "events",
+    "meta",
+    "revisions",
+    "sends",
+    "sources",
+]
+
+
+class Store:
+    def __init__(self, url: str, busy_timeout: float = 10.0) -> None:
+        self.url = normalize_url(url)
+        self.label = label(self.url)
+        self._busy_timeout = busy_timeout
+        database = sqlite_file(self.url)
+        self._turn: contextlib.AbstractContextManager[object] = (
+            TurnLock(f"{database}.lock", busy_timeout, self.label)
+            if database
+            else contextlib.nullcontext()
+        )
+        self.engine = connect(self.url, busy_timeout)
+        with self._guard():
+            migrate(self.engine, self.label)
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Turns driver errors into StoreErrors that say what is wrong with the database."""
+        try:
+            yield
+        except sa.exc.DBAPIError as exc:
+            raise StoreError(explain(exc, self.label, self._busy_timeout)) from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction. With SQLite, processes take turns through a file lock
+        first: SQLite's own busy wait sleeps up to 100 ms a try, which would leave
+        check's workers idle while the lock they wait for was long free."""
+        with self._guard(), self._turn, self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._guard(), self.engine.connect() as conn:
+            yield conn.execution_options(sqlite_begin="DEFERRED")
+
+    # Sources ----------------------------------------------------------------------------
+
+    def source(self, name: str) -> SourceRow | None:
+        with self._read() as conn:
+            row = conn.execute(sa.select(sources).where(sources.c.name == name)).first()
+        return source_row(row) if row is not None else None
+
+    def source_states(self) -> list[SourceState]:
+        """Every source's polling record, for `watcher status` and the metrics."""
+        query = sa.select(
+            sources.c.name,
+            sources.c.kind,
+            sources.c.last_poll_at,
+            sources.c.last_success_at,
+            sources.c.last_change_at,
+            sources.c.last_error,
+            sources.c.last_error_at,
+            sources.c.failures,
+        ).order_by(sources.c.name)
+        with self._read() as conn:
+            return [SourceState(*row) for row in conn.execute(query)]
+
+    def sources_by_name(self) -> dict[str, SourceRow]:
+        """Every source's row, read at once: a pass over many sources needs them all."""
+        with self._read() as conn:
+            return {r.name: source_row(r) for r in conn.execute(sa.select(sources))}
+
+    def record_unchanged(self, touches: Sequence[Touch], errors_to: Sequence[str] = ()) -> None:
+        """Notes polls that found nothing new, many in one transaction and one statement."""
+        if not touches:
+            return
+        now = time.time()
+        update = (
+            sources.update()
+            .where(sources.c.id == sa.bindparam("source_id"))
+            .values(
+                etag=sa.bindparam("new_etag"),
+                last_modified=sa.bindparam("new_last_modified"),
+                last_poll_at=now,
+                last_success_at=now,
+                last_error=None,
+                failures=0,
+            )
+        )
+        rows = [
+            {"source_id": t.source_id, "new_etag": t.etag, "new_last_modified": t.last_modified}
+            for t in touches
+        ]
+        with self._write() as conn:
+            # Sources that were failing and are back: read inside the transaction, so that
+            # exactly one poll tells the errors channel.
+            ids = [t.source_id for t in touches]
+            recovered = (
+                conn.execute(
+                    sa.select(sources.c.id).where(sources.c.id.in_(ids), sources.c.failures > 0)
+                )
+                .scalars()
+                .all()
+            )
+            conn.execute(update, rows)
+            for source_id in recovered:
+                source_event(conn, source_id, Kind.UP, None, errors_to, now)
+
+    def record_failure(
+        self, target: Target, kind: str, reason: str, errors_to: Sequence[str] = ()
+    ) -> None:
+        """Notes a failed poll; entries, revisions and validators stay as they were.
+
+        The first failure after a success is an event for the `errors_to` channels; the
+        ones after it are not, so a source that stays down alerts once.
+        """
+        now = time.time()
+        with self._write() as conn:
+            source = source_of(conn, target, kind)
+            conn.execute(
+                sources.update()
+                .where(sources.c.id == source.id)
+                .values(
+                    last_poll_at=now,
+                    last_error=reason,
+                    last_error_at=now,
+                    failures=sources.c.failures + 1,
+                )
+            )
+            if not source.failures:
+                source_event(conn, source.id, Kind.DOWN, reason, errors_to, now)
+
+    # Polls ------------------------------------------------------------------------------
+
+    @contextmanager
+    def poll(self, target: Target, kind: str) -> Iterator[PollTransaction]:
+        """One transaction for one poll: read the stored entries, then save the outcome."""
+        with self._write() as conn:
+            yield PollTransaction(conn, source_of(conn, target, kind))
+
+    # Outbox -----------------------------------------------------------------------------
+
+    BATCH = 500
+
+    def pending(self, channel: str | None = None, after: int = 0) -> list[Delivery]:
+        """Pending deliveries, oldest first, from the first with an id above `after`;
+        those of one channel, or of all."""
+        query = DELIVERIES.where(deliveries.c.status == "pending", deliveries.c.id > after)
+        if channel is not None:
+            query = query.where(deliveries.c.channel == channel)
+        with self._read() as conn:
+            rows = conn.execute(query.order_by(deliveries.c.id).limit(self.BATCH)).all()
+        return [delivery_of(r) for r in rows]
+
+    def recently_sent(self, channel: str, since: float) -> list[Delivery]:
+        """Deliveries the channel sent since `since`, for suppressing copies of them."""
+        query = DELIVERIES.where(
+            deliveries.c.channel == channel,
+            deliveries.c.status == "done",
+            deliveries.c.done_at >= since,
+        )
+        with self._read() as conn:
+            return [delivery_of(r) for r in conn.execute(query.order_by(deliveries.c.id))]
+
+    def send_times(self, channel: str, since: float) -> list[float]:
+        """When the channel sent its messages since `since` (for its rate limit)."""
+        query = sa.select(sends.c.sent_at).where(
+            sends.c.channel == channel, sends.c.sent_at >= since
+        )
+        with self._read() as conn:
+            return [float(t) for t in conn.execute(query).scalars()]
+
+    def delivered(self, channel: str, ids: Sequence[int]) -> None:
+        """Marks the deliveries of one message done, and notes the message."""
+        now = time.time()
+        with self._write() as conn:
+            conn.execute(
+                deliveries.update()
+                .where(deliveries.c.id.in_(ids))
+                .values(
+                    status="done", attempts=deliveries.c.attempts + 1, done_at=now, last_error=None
+                )
+            )
+            conn.execute(sends.insert().values(channel=channel, sent_at=now, deliveries=len(ids)))
+
+    def delivery_failed(self, ids: Sequence[int], reason: str, retry_at: float | None) -> None:
+        """Records a failed send: pending again at `retry_at`, or failed for good if None."""
+        values: dict[str, Any] = {"attempts": deliveries.c.attempts + 1, "last_error": reason}
+        if retry_at is None:
+            values.update(status="failed", done_at=time.time())
+        else:
+            values["next_attempt_at"] = retry_at
+        with self._write() as conn:
+            conn.execute(deliveries.update().where(deliveries.c.id.in_(ids)).values(values))
+
+    def dropped(self, delivery_id: int, reason: str) -> None:
+        """A delivery that is not sent, by the channel's choice; the reason is kept."""
+        with self._write() as conn:
+            conn.execute(
+                deliveries.update()
+                .where(deliveries.c.id == delivery_id)
+                .values(status="dropped", last_error=reason, done_at=time.time())
+            )
+
+    def history(
+        self, source: str | None = None, since: float | None = None
+    ) -> Iterator[HistoryRow]:
+        """Every revision of every entry (and each removal), entry by entry, streamed.
+
+        `source` is a stored name or a configured one (which covers `name/...`). Revisions
+        before `since` still come, so that the first after it has its predecessor.
+        """
+        query = (
+            sa.select(
+                sources.c.name.label("source"),
+                entries.c.id.label("entry_id"),
+                entries.c.key,
+                entries.c.url,
+                entries.c.removed_at,
+                entries.c.revision.label("current"),
+                revisions.c.revision,
+                revisions.c.title,
+                revisions.c.body,
+                revisions.c.created_at,
+            )
+            .select_from(
+                revisions.join(entries, revisions.c.entry_id == entries.c.id).join(
+                    sources, entries.c.source_id == sources.c.id
+                )
+            )
+            .order_by(entries.c.id, revisions.c.revision)
+        )
+        if source is not None:
+            query = query.where(
+                sa.or_(sources.c.name == source, sources.c.name.startswith(f"{source}/"))
+            )
+        if since is not None:
+            touched = sa.select(revisions.c.entry_id).where(revisions.c.created_at >= since)
+            query = query.where(sa.or_(entries.c.id.in_(touched), entries.c.removed_at >= since))
+        with self._read() as conn:
+            for row in conn.execution_options(yield_per=500).execute(query):
+                yield HistoryRow(
+                    row.source,
+                    row.entry_id,
+                    row.key,
+                    row.url,
+                    row.revision,
+                    row.title,
+                    row.body,
+                    row.created_at,
+                    Kind.NEW,
+                )
+                if row.removed_at is not None and row.revision == row.current:
+                    yield HistoryRow(
+                        row.source,
+                        row.entry_id,
+                        row.key,
+                        row.url,
+                        row.revision,
+                        row.title,
+                        row.body,
+                        row.removed_at,
+                        Kind.REMOVED,
+                    )
+
+    def resolve(self, name: str) -> str | None:
+        """A stored source's full name from its name or from the only one under a
+        configured name (`seeds` for `seeds/000_….txt`)."""
+        query = sa.select(sources.c.name).where(
+            sa.or_(sources.c.name == name, sources.c.name.startswith(f"{name}/"))
+        )
+        with self._read() as conn:
+            found = list(conn.execute(query).scalars())
+        if name in found:
+            return name
+        return found[0] if len(found) == 1 else None
+
+    def entries_of(self, source: str) -> list[EntryRow]:
+        """A source's entries, newest first, removed ones last."""
+        query = (
+            sa.select(
+                entries.c.key,
+                entries.c.title,
+                entries.c.revision,
+                entries.c.first_seen,
+                entries.c.updated_at,
+                entries.c.removed_at,
+            )
+            .select_from(entries.join(sources, entries.c.source_id == sources.c.id))
+            .where(sources.c.name == source)
+            .order_by(entries.c.removed_at.is_not(None), entries.c.position)
+        )
+        with self._read() as conn:
+            return [EntryRow(*row) for row in conn.execute(query)]
+
+    def revisions_of(self, source: str, key: str) -> list[RevisionRow]:
+        query = (
+            sa.select(
+                revisions.c.revision, revisions.c.title, revisions.c.body, revisions.c.created_at
+            )
+            .select_from(
+                revisions.join(entries, revisions.c.entry_id == entries.c.id).join(
+                    sources, entries.c.source_id == sources.c.id
+                )
+            )
+            .where(sources.c.name == source, entries.c.key == key)
+            .order_by(revisions.c.revision)
+        )
+        with self._read() as conn:
+            return [RevisionRow(*row) for row in conn.execute(query)]
+
+    def failed_deliveries(self, limit: int = 20) -> list[tuple[str, str, str | None]]:
+        """(channel, status, reason) of the latest deliveries that were not sent."""
+        query = (
+            sa.select(deliveries.c.channel, deliveries.c.status, deliveries.c.last_error)
+            .where(
+                deliveries.c.status.in_(["failed", "pending"]), deliveries.c.last_error.is_not(None)
+            )
+            .order_by(deliveries.c.id.desc())
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [(row.channel, row.status, row.last_error) for row in conn.execute(query)]
+
+    def active_entries(self, name: str) -> int:
+        """How many entries the named source shows now."""
+        query = (
+            sa.select(sa.func.count())
+            .select_from(entries.join(sources, entries.c.source_id == sources.c.id))
+            .where(sources.c.name == name, entries.c.removed_at.is_(None))
+        )
+        with self._read() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def delivery_counts(self) -> dict[str, int]:
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(deliveries.c.status, sa.func.count()).group_by(deliveries.c.status)
+            ).all()
+        return {status: count for status, count in rows}

@@ -1,0 +1,150 @@
+"""Connecting to the store's database, and saying plainly what is wrong with it.
+
+SQLite: WAL, foreign keys, and transactions that take the write lock as they begin
+(BEGIN IMMEDIATE), so that a poll reads and writes one state; processes take turns
+through a file lock first. PostgreSQL (psycopg 3): a pool that checks connections
+before use, so a dropped one is replaced rather than failing the next poll.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+
+class StoreError(Exception):
+    """The store cannot be used; the message says why, in words an operator can act on."""
+
+
+def normalize_url(url: str) -> str:
+    """`postgresql://` means psycopg 3 here; SQLAlchemy would pick psycopg2."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def label(url: str) -> str:
+    """The database as log lines and errors name it: a path, or a URL without password."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.database or url
+    return parsed.render_as_string(hide_password=True)
+
+
+def sqlite_file(url: str) -> str | None:
+    parsed = sa.engine.make_url(url)
+    database = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
+def connect(url: str, busy_timeout: float) -> Engine:
+    if not url.startswith("sqlite"):
+        return sa.create_engine(
+            url,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": max(1, int(busy_timeout))},
+        )
+    database = sqlite_file(url)
+    if database:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": busy_timeout})
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Transactions are begun explicitly below; pysqlite's own would begin late.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        mode = cursor.execute("PRAGMA journal_mode").fetchone()
+        if mode and mode[0] not in ("wal", "memory"):
+            # A read-only database keeps its mode; its first write will say why.
+            with contextlib.suppress(sqlite3.OperationalError):
+                cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # IMMEDIATE takes the write lock at once, so a poll reads and writes the same state.
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def explain(exc: sa.exc.DBAPIError, where: str, busy_timeout: float) -> str:
+    text = " ".join(str(exc.orig).split())
+    lowered = text.lower()
+    if "database is locked" in lowered:
+        return f"state database {where} is locked by another process (waited {busy_timeout:g}s)"
+    if "readonly" in lowered or "read-only" in lowered:
+        return f"state database {where} is read-only"
+    if "unable to open" in lowered:
+        return f"cannot open state database {where}"
+    if any(s in lowered for s in ("connection refused", "could not connect", "timeout expired")):
+        return f"cannot connect to state database {where}: {text}"
+    if any(
+        s in lowered for s in ("terminat", "server closed the connection", "connection is closed")
+    ):
+        return f"lost the connection to state database {where}: {text}"
+    return f"state database {where}: {text}"
+
+
+class TurnLock:
+    """An exclusive lock on a file, shared by every process and thread writing one SQLite
+    database.
+
+    Waiting polls the lock at first every 0.1 ms, backing off to 5 ms, for at most
+    `timeout` seconds: a handoff takes well under a millisecond, where SQLite's own busy
+    wait sleeps up to 100 ms a try.
+    """
+
+    def __init__(self, path: str, timeout: float, where: str) -> None:
+        self.path = path
+        self.timeout = timeout
+        self.where = where
+        self._fd: int | None = None
+        self._threads = threading.Lock()  # flock is per process: threads take turns here
+
+    def __enter__(self) -> TurnLock:
+        if not self._threads.acquire(timeout=self.timeout):
+            raise self._locked()
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            deadline = time.monotonic() + self.timeout
+            pause = 0.0001
+            while True:
+                try:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return self
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise self._locked() from None
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.005)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._threads.release()
+
+    def _locked(self) -> StoreError:
+        return StoreError(
+            f"state database {self.where} is locked by another process (waited {self.timeout:g}s)"
+        )

@@ -1,0 +1,67 @@
+"""Versioned schema migrations, the same for SQLite and PostgreSQL.
+
+A new database is created at the current version. An older one is brought up one
+version at a time, each step in one transaction with its version bump. A database newer
+than this code is refused rather than misread. Instances starting together take turns:
+SQLite's write lock, PostgreSQL's advisory lock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from watcher.store.engine import StoreError
+from watcher.store.schema import claims, meta, metadata
+
+logger = logging.getLogger(__name__)
+SCHEMA_VERSION = 2
+_LOCK = 0x77617463  # "watc": the advisory lock that migrations hold on PostgreSQL
+
+
+def _v2(conn: Connection) -> None:
+    """Claims: which instance polls a source, or drains a channel, under a lease."""
+    claims.create(conn, checkfirst=True)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2}
+
+
+def _version(conn: Connection) -> int | None:
+    if not sa.inspect(conn).has_table(meta.name):
+        return None
+    found = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema")).scalar()
+    return int(found) if found is not None else None
+
+
+def _lock(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
+
+
+def migrate(engine: Engine, where: str) -> None:
+    with engine.begin() as conn:
+        _lock(conn)
+        found = _version(conn)
+        if found is None:
+            metadata.create_all(conn)
+            conn.execute(meta.insert().values(key="schema", value=str(SCHEMA_VERSION)))
+            return
+        if found > SCHEMA_VERSION:
+            raise StoreError(
+                f"state database {where} has schema version {found}, newer than this watcher "
+                f"understands ({SCHEMA_VERSION}); upgrade watcher, or point it at another database"
+            )
+        # A write at start, so that a database we cannot write to is found now.
+        conn.execute(meta.update().where(meta.c.key == "schema").values(value=str(found)))
+    for version in range(found + 1, SCHEMA_VERSION + 1):
+        with engine.begin() as conn:
+            _lock(conn)
+            if (_version(conn) or 0) >= version:  # another instance got there first
+                continue
+            MIGRATIONS[version](conn)
+            conn.execute(meta.update().where(meta.c.key == "schema").values(value=str(version)))
+        logger.info("state database migrated", extra={"version": version})

@@ -1,0 +1,188 @@
+"""One poll's transaction: read the stored entries, then write the outcome at once."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from watcher.diff import Comparison
+from watcher.model import Event, Kind, StoredEntry
+from watcher.store.records import SourceRow
+from watcher.store.schema import (
+    ACTIVE_ENTRIES,
+    IDS_BY_KEY,
+    SAVE_SOURCE,
+    deliveries,
+    entries,
+    events,
+    revisions,
+    sources,
+)
+from watcher.store.writes import insert_many, match_tuple, pending_row, source_event
+
+
+class PollTransaction:
+    """The open transaction of one poll (see Store.poll)."""
+
+    def __init__(self, conn: Connection, source: SourceRow) -> None:
+        self._conn = conn
+        self.source = source
+
+    def entries(self) -> list[StoredEntry]:
+        rows = self._conn.execute(ACTIVE_ENTRIES, {"source_id": self.source.id}).all()
+        return [
+            StoredEntry(r.id, r.key, r.title, r.body, r.position, r.url, r.revision) for r in rows
+        ]
+
+    def save(
+        self,
+        comparison: Comparison,
+        alerts: Sequence[Event],
+        etag: str | None,
+        last_modified: str | None,
+        content_hash: str,
+        errors_to: Sequence[str] = (),
+    ) -> list[tuple[Event, int]]:
+        """Writes the snapshot's outcome; returns each event with its id."""
+        conn, now, source_id = self._conn, time.time(), self.source.id
+        ids: dict[str, tuple[int, int]] = {}  # key -> (entry id, revision)
+        new_revisions: list[dict[str, Any]] = []
+
+        # Rows of entries that come back after being removed are reused, keeping history.
+        fresh = [s for s in comparison.slots if s.stored is None]
+        returning: dict[str, tuple[int, int]] = {}
+        if fresh:
+            for row in conn.execute(
+                sa.select(entries.c.id, entries.c.key, entries.c.revision).where(
+                    entries.c.source_id == source_id, entries.c.key.in_([s.key for s in fresh])
+                )
+            ):
+                returning[row.key] = (row.id, row.revision)
+        inserts: list[dict[str, Any]] = []
+        rewrites: list[dict[str, Any]] = []  # entries with a new revision
+        moves: list[dict[str, Any]] = []  # entries that only moved
+        for position, slot in enumerate(comparison.slots):
+            entry = slot.entry
+            fields = {"title": entry.title, "body": entry.body, "url": entry.url}
+            if slot.stored is None and slot.key not in returning:
+                inserts.append(
+                    {
+                        **fields,
+                        "source_id": source_id,
+                        "key": slot.key,
+                        "position": position,
+                        "revision": 1,
+                        "first_seen": now,
+                        "updated_at": now,
+                    }
+                )
+            elif slot.stored is None or slot.revised:
+                entry_id, revision = (
+                    returning[slot.key]
+                    if slot.stored is None
+                    else (slot.stored.id, slot.stored.revision)
+                )
+                rewrites.append(
+                    {**fields, "eid": entry_id, "position": position, "revision": revision + 1}
+                )
+                ids[slot.key] = (entry_id, revision + 1)
+                new_revisions.append(
+                    {
+                        "entry_id": entry_id,
+                        "revision": revision + 1,
+                        "title": entry.title,
+                        "body": entry.body,
+                    }
+                )
+            elif slot.stored.position != position:
+                moves.append({"eid": slot.stored.id, "position": position})
+        by_id = entries.c.id == sa.bindparam("eid")
+        if rewrites:
+            conn.execute(
+                entries.update().where(by_id).values(removed_at=None, updated_at=now), rewrites
+            )
+        if moves:
+            conn.execute(entries.update().where(by_id), moves)
+        if inserts:
+            # One INSERT for all, then their ids by key: asking for the ids back in order
+            # (RETURNING, sorted) makes SQLAlchemy insert one row a statement on SQLite.
+            insert_many(conn, entries, inserts)
+            keys = [str(values["key"]) for values in inserts]
+            found = {
+                row.key: row.id
+                for row in conn.execute(IDS_BY_KEY, {"source_id": source_id, "keys": keys})
+            }
+            for values in inserts:
+                entry_id = found[str(values["key"])]
+                ids[str(values["key"])] = (entry_id, 1)
+                new_revisions.append(
+                    {
+                        "entry_id": entry_id,
+                        "revision": 1,
+                        "title": values["title"],
+                        "body": values["body"],
+                    }
+                )
+        if new_revisions:
+            insert_many(conn, revisions, [{**r, "created_at": now} for r in new_revisions])
+        for gone in comparison.removed:
+            conn.execute(entries.update().where(entries.c.id == gone.id).values(removed_at=now))
+            ids[gone.key] = (gone.id, gone.revision)
+
+        saved: list[tuple[Event, int]] = []
+        if alerts:
+            rows = [
+                {
+                    "source_id": source_id,
+                    "entry_id": ids[e.change.key][0],
+                    "revision": ids[e.change.key][1],
+                    "kind": e.change.kind.value,
+                    "created_at": now,
+                    "tags": json.dumps(e.tags),
+                    "matches": json.dumps([list(match_tuple(m)) for m in e.matches]),
+                    "diff": json.dumps(e.change.diff) if e.change.diff else None,
+                    "priority": e.priority,
+                }
+                for e in alerts
+            ]
+            # Unsorted RETURNING is one statement; each row says which event it is.
+            result = conn.execute(
+                events.insert().returning(events.c.id, events.c.entry_id, events.c.kind), rows
+            )
+            event_ids = {(row.entry_id, row.kind): row.id for row in result}
+            saved = [
+                (e, event_ids[(r["entry_id"], r["kind"])])
+                for e, r in zip(alerts, rows, strict=True)
+            ]
+            outbox = [pending_row(event_id, c, now) for e, event_id in saved for c in e.channels]
+            if outbox:
+                conn.execute(deliveries.insert(), outbox)
+
+        changed = bool(new_revisions or comparison.removed)
+        conn.execute(
+            SAVE_SOURCE,
+            {
+                "source_id": source_id,
+                "etag": etag,
+                "last_modified": last_modified,
+                "content_hash": content_hash,
+                "now": now,
+                "changed": changed,
+            },
+        )
+        if self.source.failures:
+            source_event(conn, source_id, Kind.UP, None, errors_to, now)
+        return saved
+
+    def hold(self) -> None:
+        """Holds a suspect poll back: nothing of it is saved but the time it was seen."""
+        self._conn.execute(
+            sources.update()
+            .where(sources.c.id == self.source.id)
+            .values(held_since=time.time(), last_poll_at=time.time())
+        )

@@ -1,0 +1,123 @@
+"""Rows of the store as plain typed data."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from watcher.model import Alert, Kind, Match
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    id: int
+    name: str
+    etag: str | None
+    last_modified: str | None
+    content_hash: str | None
+    baselined: bool
+    failures: int = 0
+    held_since: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    name: str
+    kind: str
+    last_poll_at: float | None
+    last_success_at: float | None
+    last_change_at: float | None
+    last_error: str | None
+    last_error_at: float | None
+    failures: int
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRow:
+    key: str
+    title: str
+    revision: int
+    first_seen: float
+    updated_at: float
+    removed_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionRow:
+    revision: int
+    title: str
+    body: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """One revision of an entry (kind NEW), or its removal (kind REMOVED)."""
+
+    source: str
+    entry_id: int
+    key: str
+    url: str | None
+    revision: int
+    title: str
+    body: str
+    at: float
+    kind: Kind
+
+
+@dataclass(frozen=True, slots=True)
+class Touch:
+    """A poll of a known source that found nothing new, noted later with others."""
+
+    source_id: int
+    etag: str | None
+    last_modified: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    channel: str
+    attempts: int
+    next_attempt_at: float
+    created_at: float
+    priority: bool
+    alert: Alert
+
+
+def delivery_of(r: Any) -> Delivery:
+    return Delivery(
+        id=r.id,
+        channel=r.channel,
+        attempts=r.attempts,
+        next_attempt_at=r.next_attempt_at,
+        created_at=r.delivery_created_at,
+        priority=bool(r.priority),
+        alert=Alert(
+            source=r.source,
+            kind=Kind(r.kind),
+            key=r.key or "",
+            title=r.title or "",
+            body=r.body if r.body is not None else (r.detail or ""),
+            url=r.url,
+            tags=tuple(json.loads(r.tags)),
+            matches=tuple(Match(*m) for m in json.loads(r.matches)),
+            diff=tuple((op, text) for op, text in json.loads(r.diff or "[]")),
+            created_at=r.created_at,
+            event_id=r.event_id,
+        ),
+    )
+
+
+def source_row(row: Any) -> SourceRow:
+    return SourceRow(
+        id=row.id,
+        name=row.name,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        content_hash=row.content_hash,
+        baselined=bool(row.baselined),
+        failures=row.failures,
+        held_since=row.held_since,
+    )

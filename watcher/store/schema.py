@@ -1,0 +1,201 @@
+"""The store's tables, and the statements every poll runs, built once.
+
+The same schema serves SQLite and PostgreSQL. Its version is kept in `meta`; see
+migrations.py for how older databases are brought up to it.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+sources = sa.Table(
+    "sources",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(512), nullable=False, unique=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("location", sa.Text, nullable=False),
+    sa.Column("etag", sa.Text),
+    sa.Column("last_modified", sa.Text),
+    sa.Column("content_hash", sa.String(64)),
+    sa.Column("baselined", sa.Boolean, nullable=False, default=False),
+    sa.Column("last_poll_at", sa.Float),
+    sa.Column("last_success_at", sa.Float),
+    sa.Column("last_change_at", sa.Float),
+    sa.Column("last_error", sa.Text),
+    sa.Column("last_error_at", sa.Float),
+    sa.Column("failures", sa.Integer, nullable=False, default=0),
+    # A poll that would have removed most entries, held until the next poll confirms it.
+    sa.Column("held_since", sa.Float),
+)
+
+entries = sa.Table(
+    "entries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("source_id", sa.ForeignKey("sources.id"), nullable=False),
+    sa.Column("key", sa.String(512), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("url", sa.Text),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("first_seen", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("removed_at", sa.Float),
+    sa.UniqueConstraint("source_id", "key"),
+)
+sa.Index("entries_active", entries.c.source_id, entries.c.removed_at)
+
+revisions = sa.Table(
+    "revisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("entry_id", sa.ForeignKey("entries.id"), nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.UniqueConstraint("entry_id", "revision"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("source_id", sa.ForeignKey("sources.id"), nullable=False),
+    # Entry events point at the entry and its revision; a source's down/up events do not.
+    sa.Column("entry_id", sa.ForeignKey("entries.id")),
+    sa.Column("revision", sa.Integer),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("tags", sa.Text, nullable=False),
+    sa.Column("matches", sa.Text, nullable=False),
+    sa.Column("diff", sa.Text),
+    sa.Column("detail", sa.Text),  # why a source went down
+    sa.Column("priority", sa.Boolean, nullable=False, default=False),
+)
+sa.Index("events_source", events.c.source_id, events.c.created_at)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("event_id", sa.ForeignKey("events.id"), nullable=False),
+    sa.Column("channel", sa.String(128), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending, done, failed
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", sa.Float, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("done_at", sa.Float),
+    sa.UniqueConstraint("event_id", "channel"),
+)
+sa.Index("deliveries_due", deliveries.c.status, deliveries.c.channel)
+
+# One row a message sent, for rate limits.
+sends = sa.Table(
+    "sends",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("channel", sa.String(128), nullable=False),
+    sa.Column("sent_at", sa.Float, nullable=False),
+    sa.Column("deliveries", sa.Integer, nullable=False),
+)
+sa.Index("sends_channel", sends.c.channel, sends.c.sent_at)
+
+# Who polls a source (by its configured name), or drains a channel (`channel:<name>`),
+# now: the `owner` instance, until `lease_until`; and when it is next due.
+claims = sa.Table(
+    "claims",
+    metadata,
+    sa.Column("name", sa.String(512), primary_key=True),
+    sa.Column("next_due", sa.Float, nullable=False),
+    sa.Column("owner", sa.String(256)),
+    sa.Column("lease_until", sa.Float),
+    sa.Column("last_owner", sa.String(256)),
+    sa.Column("last_done_at", sa.Float),
+)
+
+
+# Statements of every poll, built once: building them per call costs more than running them.
+SOURCE_BY_NAME = sa.select(sources).where(sources.c.name == sa.bindparam("name"))
+ACTIVE_ENTRIES = (
+    sa.select(
+        entries.c.id,
+        entries.c.key,
+        entries.c.title,
+        entries.c.body,
+        entries.c.position,
+        entries.c.url,
+        entries.c.revision,
+    )
+    .where(entries.c.source_id == sa.bindparam("source_id"), entries.c.removed_at.is_(None))
+    .order_by(entries.c.position)
+)
+SAVE_SOURCE = (
+    sources.update()
+    .where(sources.c.id == sa.bindparam("source_id"))
+    .values(
+        etag=sa.bindparam("etag"),
+        last_modified=sa.bindparam("last_modified"),
+        content_hash=sa.bindparam("content_hash"),
+        baselined=True,
+        last_poll_at=sa.bindparam("now"),
+        last_success_at=sa.bindparam("now"),
+        last_error=None,
+        failures=0,
+        held_since=None,
+        last_change_at=sa.case(
+            (sa.bindparam("changed", type_=sa.Boolean), sa.bindparam("now")),
+            else_=sources.c.last_change_at,
+        ),
+    )
+)
+IDS_BY_KEY = sa.select(entries.c.key, entries.c.id).where(
+    entries.c.source_id == sa.bindparam("source_id"),
+    entries.c.key.in_(sa.bindparam("keys", expanding=True)),
+)
+_INSERTS: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
+
+
+DELIVERIES = sa.select(
+    deliveries.c.id,
+    deliveries.c.channel,
+    deliveries.c.attempts,
+    deliveries.c.next_attempt_at,
+    deliveries.c.created_at.label("delivery_created_at"),
+    events.c.id.label("event_id"),
+    events.c.kind,
+    events.c.tags,
+    events.c.matches,
+    events.c.diff,
+    events.c.created_at,
+    events.c.detail,
+    events.c.priority,
+    sources.c.name.label("source"),
+    entries.c.key,
+    entries.c.url,
+    revisions.c.title,
+    revisions.c.body,
+).select_from(
+    deliveries.join(events, deliveries.c.event_id == events.c.id)
+    .join(sources, events.c.source_id == sources.c.id)
+    .outerjoin(entries, events.c.entry_id == entries.c.id)
+    .outerjoin(
+        revisions,
+        sa.and_(
+            revisions.c.entry_id == events.c.entry_id,
+            revisions.c.revision == events.c.revision,
+        ),
+    )
+)
