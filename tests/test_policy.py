@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
-from watcher.model import Kind
+from watcher.model import Alert, Kind
 from watcher.notify.policy import Pending, Policy, QuietHours, Sent, fingerprint, plan
-from watcher.store import Alert
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp()
 

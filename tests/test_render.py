@@ -2,10 +2,9 @@ from __future__ import annotations
 
 from watcher.config import RuleConfig
 from watcher.diff import word_diff
-from watcher.model import Change, Entry, Kind, StoredEntry
+from watcher.model import Alert, Change, Entry, Kind, StoredEntry
 from watcher.notify.render import render, render_diff
 from watcher.rules import Ruleset
-from watcher.store import Alert
 
 RULES = Ruleset([RuleConfig(name="Putin", keywords=["Putin"])], ["console"])
 

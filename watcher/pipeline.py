@@ -19,10 +19,11 @@ from watcher import log, sources
 from watcher.config import Config
 from watcher.diff import compare
 from watcher.failpoints import failpoint
+from watcher.model import Alert
 from watcher.rules import Ruleset
 from watcher.sources.base import Fetched, SourceContext, SourceError, SourceKind, Target
 from watcher.sources.http import HttpFetcher
-from watcher.store import Alert, SourceRow, Store, StoreError, Touch
+from watcher.store import SourceRow, Store, StoreError, Touch
 
 logger = logging.getLogger(__name__)
 ERRORS_CHANNEL = "errors"  # if configured, told when a source goes down or comes back

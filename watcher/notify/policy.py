@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from watcher.model import Kind
-from watcher.store import Alert
+from watcher.model import Alert, Kind
 from watcher.text import WORD, fold
 
 MINUTE = 60.0

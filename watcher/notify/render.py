@@ -17,8 +17,7 @@ from typing import Any, Literal
 import jinja2
 from markupsafe import Markup
 
-from watcher.model import DiffOp, Kind, Match
-from watcher.store import Alert
+from watcher.model import Alert, DiffOp, Kind, Match
 from watcher.text import first_sentence
 
 Format = Literal["text", "markdown", "html", "ansi"]
