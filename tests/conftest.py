@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import os
 import shutil
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from tests.helpers import SEED
+from watcher.store.engine import normalize_url
 
 
 @pytest.fixture
@@ -24,3 +29,31 @@ def make_config(tmp_path: Path):
         return path
 
     return make
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a schema of this test's own, dropped after."""
+    base = os.environ.get("WATCHER_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("WATCHER_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against")
+    schema = f"watcher_test_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(normalize_url(base), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    joiner = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{joiner}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same store tests on both backends."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url

@@ -30,11 +30,14 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from watcher.daemon import Daemon
-    from watcher.store import Store
+    from watcher.daemon import Daemon, open_store
 
     config = _config(args)
-    store = Store(config.state_url, config.lock_timeout)
+    if args.instance:
+        config = config.model_copy(update={"instance": args.instance})
+    store = open_store(config)
+    if store is None:  # stopped while waiting for the database
+        return EXIT_OK
     try:
         asyncio.run(Daemon(config, store).run())
     finally:
@@ -179,7 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(func=func)
         return sub
 
-    command("run", cmd_run, "run the daemon: poll every source on its interval and send alerts")
+    run = command(
+        "run", cmd_run, "run the daemon: poll every source on its interval and send alerts"
+    )
+    run.add_argument(
+        "--instance", help="this instance's name, when several share a database (default: host:pid)"
+    )
     check = command("check", cmd_check, "poll every source once, send alerts, exit")
     check.add_argument(
         "--json", action="store_true", help="print each event as a JSON line on stdout"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,6 +208,10 @@ class Config(_Model):
     duplicates: DuplicatesConfig = DuplicatesConfig()
     fetch: FetchConfig = FetchConfig()
     http: HttpConfig | None = None
+    # Several instances on one database: this one's name (default: host:pid), and how
+    # long its claim on a source it polls lasts, should it die while polling.
+    instance: str | None = Field(default=None, min_length=1)
+    lease: Duration | None = Field(default=None, gt=0)
     sources: list[AnySourceConfig] = []
     channels: dict[str, ChannelConfig] = {}
     rules: list[RuleConfig] = []
@@ -242,6 +247,24 @@ class Config(_Model):
         if self.jitter is not None:
             return self.jitter
         return min(self.interval_of(source) * 0.1, 30.0)
+
+    @property
+    def instance_name(self) -> str:
+        return (
+            self.instance
+            or os.environ.get("WATCHER_INSTANCE")
+            or f"{socket.gethostname()}:{os.getpid()}"
+        )
+
+    @property
+    def poll_lease(self) -> float:
+        """Long enough for any poll to end: twice the fetch timeout, at least two minutes."""
+        return self.lease if self.lease is not None else max(120.0, 2 * self.fetch.timeout)
+
+    @property
+    def channel_lease(self) -> float:
+        """An instance's hold on a channel it drains, renewed on every pass."""
+        return self.lease if self.lease is not None else 30.0
 
     def source(self, name: str) -> SourceConfig:
         return next(s for s in self.sources if s.name == name)

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -39,6 +40,34 @@ BACKOFF_CAP = 3600.0  # the longest a failing source waits, unless its interval 
 LATE_GRACE = 5.0  # beyond two intervals and the jitter: how late a poll may start
 
 
+def open_store(config: Config) -> Store | None:
+    """The store; while its database cannot be reached, tries again, waiting longer each
+    time (1 s doubling to a minute) rather than exiting into a restart loop. None if a
+    stop was asked for meanwhile."""
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        wait = 1.0
+        while True:
+            try:
+                return Store(config.state_url, config.lock_timeout)
+            except StoreError as exc:
+                if not exc.retryable:
+                    raise
+                logger.error(
+                    "state database unavailable; retrying",
+                    extra={"reason": str(exc), "in": f"{wait:g}s"},
+                )
+            if stop.wait(wait):
+                return None
+            wait = min(wait * 2, 60.0)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def backoff(interval: float, failures: int) -> float:
     """Seconds from a failed poll to the next: the interval, doubling with each failure."""
     return float(min(interval * 2 ** max(failures - 1, 0), max(BACKOFF_CAP, interval)))
@@ -50,7 +79,8 @@ class Daemon:
         self.store = store
         self.pipeline = Pipeline(config, store)
         self.outbox = Outbox(store, config.channels, config.duplicates)
-        self.workers = ChannelWorkers(self.outbox)
+        self.instance = config.instance_name
+        self.workers = ChannelWorkers(self.outbox, self.instance, config.channel_lease)
         self.metrics = Metrics(store)
         self.notifier = Notifier()
         self.stopping = asyncio.Event()
@@ -58,45 +88,56 @@ class Daemon:
         self._wake = asyncio.Event()  # set on stop, to end the background loops' waits
         self._polls: set[asyncio.Task[list[PollResult]]] = set()
         self._failures: dict[str, int] = {}
-        self._not_before: dict[str, float] = {}
-        self._last_started: dict[str, float] = {}
+        self._last_started: dict[str, float] = {}  # when each job last fired
         self._started = time.monotonic()
 
     # Polling ----------------------------------------------------------------------------
 
     async def _poll(self, name: str) -> None:
-        now = time.monotonic()
-        if self.stopping.is_set() or now < self._not_before.get(name, 0.0):
+        """A job fired: poll the source, if this instance gets the claim on it.
+
+        Every instance on a database has a job for every source; the claim (due, and
+        nobody else's lease running) makes one of them poll it, once an interval.
+        """
+        if self.stopping.is_set():
             return
-        self._last_started[name] = now
+        self._last_started[name] = time.monotonic()
+        started = time.time()
+        try:
+            if not self.store.claim(name, self.instance, self.config.poll_lease, started):
+                return
+        except StoreError as exc:
+            logger.error("cannot claim source", extra={"source": name, "reason": str(exc)})
+            return
         pipeline = self.pipeline
         task = asyncio.ensure_future(pipeline.poll_source(name))
         self._polls.add(task)
+        results: list[PollResult] = []
         try:
             results = await task
         finally:
             self._polls.discard(task)
+            try:
+                self.store.release(name, self.instance, self._next_due(name, results, started))
+            except StoreError as exc:  # the lease runs out on its own
+                logger.error("cannot release source", extra={"source": name, "reason": str(exc)})
         self.metrics.observe(results)
         if any(r.alerts for r in results):
             self.workers.kick()
-        self._pace(name, results, now)
 
-    def _pace(self, name: str, results: list[PollResult], started: float) -> None:
-        """Backs a failing source off, and honours the Retry-After it sent."""
+    def _next_due(self, name: str, results: list[PollResult], started: float) -> float:
+        """When the source is due again: an interval on, later while it fails (backing off,
+        doubling), and no sooner than a Retry-After it sent."""
         interval = self.config.interval_of(self.config.source(name))
-        not_before = 0.0
+        delay = interval
         if results and all(r.error for r in results):
             failures = self._failures[name] = self._failures.get(name, 0) + 1
-            # Half an interval early, so that the job firing at the right time is not skipped.
-            not_before = started + backoff(interval, failures) - interval / 2
+            delay = backoff(interval, failures)
         else:
             self._failures.pop(name, None)
         retry_after = max((r.retry_after or 0.0 for r in results), default=0.0)
-        not_before = max(not_before, started + retry_after)
-        if not_before > started:
-            self._not_before[name] = not_before
-        else:
-            self._not_before.pop(name, None)
+        # A little early, so that the job firing an interval on is not turned away.
+        return started + max(delay - min(interval * 0.1, 1.0), retry_after)
 
     def _schedule(self, scheduler: AsyncIOScheduler, first_run: datetime | None) -> None:
         """One job per source of the current config; jobs of other sources are removed."""
@@ -156,11 +197,10 @@ class Daemon:
         self.config = config
         self.pipeline = Pipeline(config, self.store)
         self.outbox = Outbox(self.store, config.channels, config.duplicates)
-        self.workers = ChannelWorkers(self.outbox)
+        self.workers = ChannelWorkers(self.outbox, self.instance, config.channel_lease)
         gone = set(self._failures) - {s.name for s in config.sources}
         for name in gone:
             self._failures.pop(name, None)
-            self._not_before.pop(name, None)
             self._last_started.pop(name, None)
         if self.scheduler is not None:
             self._schedule(self.scheduler, None)
@@ -177,7 +217,8 @@ class Daemon:
     # Health and status ------------------------------------------------------------------
 
     def health(self) -> list[str]:
-        """What is wrong, if anything: the scheduler stopped, or polls running late."""
+        """What is wrong, if anything: the scheduler stopped, or a source's job has not fired
+        on time (a poll stuck past its interval holds its job up)."""
         if self.scheduler is None or not self.scheduler.running:
             return ["the scheduler is not running"]
         now = time.monotonic()
@@ -186,8 +227,7 @@ class Daemon:
             interval = self.config.interval_of(source)
             allowed = 2 * interval + self.config.jitter_of(source) + LATE_GRACE
             last = self._last_started.get(source.name, self._started)
-            due = max(last + allowed, self._not_before.get(source.name, 0.0) + LATE_GRACE)
-            if now > due:
+            if now > last + allowed:
                 late.append(f"{source.name}: last poll started {now - last:.0f}s ago")
         return late
 
@@ -199,7 +239,7 @@ class Daemon:
         failing = sum(1 for n in self._failures.values() if n)
         return (
             f"STATUS=watching {len(self.config.sources)} sources, {failing} failing; "
-            f"{pending} alerts pending"
+            f"{pending} alerts pending; instance {self.instance}"
         )
 
     # Running ------------------------------------------------------------------------------

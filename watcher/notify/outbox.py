@@ -172,11 +172,20 @@ class Outbox:
         logger.warning("alert not sent; will retry", extra={**fields, "retry_in": f"{delay:.0f}s"})
 
 
-class ChannelWorkers:
-    """One thread a channel in the daemon: a channel that hangs holds up nothing else."""
+CHANNEL_LEASE = 30.0  # how long an instance holds a channel it drains, renewed each pass
 
-    def __init__(self, outbox: Outbox) -> None:
+
+class ChannelWorkers:
+    """One thread a channel in the daemon: a channel that hangs holds up nothing else.
+
+    Instances sharing a database take turns on a channel through a claim: one drains it
+    at a time, so that each alert is sent once and the channel's digests and limits hold.
+    """
+
+    def __init__(self, outbox: Outbox, instance: str, lease: float = CHANNEL_LEASE) -> None:
         self.outbox = outbox
+        self.instance = instance
+        self.lease = lease
         self._stop = threading.Event()
         self._kicks = {name: threading.Event() for name in outbox.configs}
         self._threads = [
@@ -205,12 +214,22 @@ class ChannelWorkers:
 
     def _run(self, name: str) -> None:
         kick = self._kicks[name]
+        store, claim = self.outbox.store, f"channel:{name}"
+        held = False
         while not self._stop.is_set():
             wake_at = None
             try:
-                wake_at = self.outbox.run_channel(name)
+                held = store.claim(claim, self.instance, self.lease, due=False)
+                if held:
+                    wake_at = self.outbox.run_channel(name)
             except Exception:
                 logger.exception("delivery pass failed; will try again", extra={"channel": name})
-            wait = IDLE if wake_at is None else min(max(wake_at - self.outbox.clock(), 0.05), IDLE)
+            idle = min(IDLE, self.lease / 3)  # back before the claim runs out
+            wait = idle if wake_at is None else min(max(wake_at - self.outbox.clock(), 0.05), idle)
             kick.wait(wait)
             kick.clear()
+        if held:
+            try:
+                store.release(claim, self.instance)
+            except Exception:  # the lease runs out on its own
+                logger.exception("cannot release channel", extra={"channel": name})

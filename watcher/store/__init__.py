@@ -32,6 +32,7 @@ from watcher.store.engine import (
 from watcher.store.migrations import SCHEMA_VERSION, migrate
 from watcher.store.polls import PollTransaction
 from watcher.store.records import (
+    ClaimRow,
     Delivery,
     EntryRow,
     HistoryRow,
@@ -54,6 +55,24 @@ from watcher.store.schema import (
     sources,
 )
 from watcher.store.writes import source_event, source_of
+
+
+def _claimable(row: Any, owner: str, now: float, due: bool) -> bool:
+    if due and row.next_due > now:
+        return False
+    return row.owner in (None, owner) or (row.lease_until or 0) <= now
+
+
+def _insert_new(conn: Connection, table: sa.Table) -> Any:
+    """An INSERT that does nothing when the row is there already (both dialects)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()
+
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -96,7 +115,7 @@ class Store:
         try:
             yield
         except sa.exc.DBAPIError as exc:
-            raise StoreError(explain(exc, self.label, self._busy_timeout)) from None
+            raise explain(exc, self.label, self._busy_timeout) from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -200,6 +219,66 @@ class Store:
             )
             if not source.failures:
                 source_event(conn, source.id, Kind.DOWN, reason, errors_to, now)
+
+    # Claims -----------------------------------------------------------------------------
+
+    def claim(
+        self, name: str, owner: str, lease: float, now: float | None = None, due: bool = True
+    ) -> bool:
+        """Takes `name` (a source, or `channel:<name>`) for `owner` until `lease` seconds
+        from now, if it is due (unless `due` is False) and nobody else holds it.
+
+        On PostgreSQL the row is read FOR UPDATE SKIP LOCKED: an instance never waits on
+        another's claim, it moves on. SQLite serialises writers, which does the same.
+        """
+        now = time.time() if now is None else now
+        # A plain read first: most attempts find the work not due, or another's, and need
+        # no write transaction at all.
+        with self._read() as conn:
+            seen = conn.execute(sa.select(claims).where(claims.c.name == name)).first()
+        if seen is not None and not _claimable(seen, owner, now, due):
+            return False
+        with self._write() as conn:
+            row = conn.execute(
+                sa.select(claims).where(claims.c.name == name).with_for_update(skip_locked=True)
+            ).first()
+            if row is None:
+                if conn.execute(sa.select(claims.c.name).where(claims.c.name == name)).first():
+                    return False  # there, but being claimed by another instance right now
+                inserted = conn.execute(
+                    _insert_new(conn, claims)
+                    .values(name=name, next_due=now, owner=owner, lease_until=now + lease)
+                    .returning(claims.c.name)
+                ).first()
+                return inserted is not None  # None: another instance inserted it first
+            if not _claimable(row, owner, now, due):
+                return False
+            conn.execute(
+                claims.update()
+                .where(claims.c.name == name)
+                .values(owner=owner, lease_until=now + lease)
+            )
+            return True
+
+    def release(self, name: str, owner: str, next_due: float | None = None) -> None:
+        """Gives a claim back; `next_due` is when the work is due again."""
+        values: dict[str, Any] = {
+            "owner": None,
+            "lease_until": None,
+            "last_owner": owner,
+            "last_done_at": time.time(),
+        }
+        if next_due is not None:
+            values["next_due"] = next_due
+        with self._write() as conn:
+            conn.execute(
+                claims.update().where(claims.c.name == name, claims.c.owner == owner).values(values)
+            )
+
+    def claim_rows(self) -> list[ClaimRow]:
+        with self._read() as conn:
+            rows = conn.execute(sa.select(claims).order_by(claims.c.name))
+            return [ClaimRow(*row) for row in rows]
 
     # Polls ------------------------------------------------------------------------------
 

@@ -22,7 +22,14 @@ from sqlalchemy.engine import Connection, Engine
 
 
 class StoreError(Exception):
-    """The store cannot be used; the message says why, in words an operator can act on."""
+    """The store cannot be used; the message says why, in words an operator can act on.
+
+    `retryable`: the database could not be reached, and may be reachable later.
+    """
+
+    def __init__(self, message: str, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 def normalize_url(url: str) -> str:
@@ -84,22 +91,25 @@ def connect(url: str, busy_timeout: float) -> Engine:
     return engine
 
 
-def explain(exc: sa.exc.DBAPIError, where: str, busy_timeout: float) -> str:
+def explain(exc: sa.exc.DBAPIError, where: str, busy_timeout: float) -> StoreError:
+    """A StoreError that says what went wrong with the database, in its own words too."""
     text = " ".join(str(exc.orig).split())
     lowered = text.lower()
     if "database is locked" in lowered:
-        return f"state database {where} is locked by another process (waited {busy_timeout:g}s)"
+        return StoreError(
+            f"state database {where} is locked by another process (waited {busy_timeout:g}s)"
+        )
     if "readonly" in lowered or "read-only" in lowered:
-        return f"state database {where} is read-only"
+        return StoreError(f"state database {where} is read-only")
     if "unable to open" in lowered:
-        return f"cannot open state database {where}"
+        return StoreError(f"cannot open state database {where}")
     if any(s in lowered for s in ("connection refused", "could not connect", "timeout expired")):
-        return f"cannot connect to state database {where}: {text}"
+        return StoreError(f"cannot connect to state database {where}: {text}", retryable=True)
     if any(
         s in lowered for s in ("terminat", "server closed the connection", "connection is closed")
     ):
-        return f"lost the connection to state database {where}: {text}"
-    return f"state database {where}: {text}"
+        return StoreError(f"lost the connection to state database {where}: {text}", retryable=True)
+    return StoreError(f"state database {where}: {text}")
 
 
 class TurnLock:

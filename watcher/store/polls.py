@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from watcher.diff import Comparison
+from watcher.failpoints import fires
 from watcher.model import Event, Kind, StoredEntry
 from watcher.store.records import SourceRow
 from watcher.store.schema import (
@@ -49,6 +50,8 @@ class PollTransaction:
         errors_to: Sequence[str] = (),
     ) -> list[tuple[Event, int]]:
         """Writes the snapshot's outcome; returns each event with its id."""
+        if fires("store.drop_connection") and self._conn.dialect.name == "postgresql":
+            self._conn.execute(sa.text("SELECT pg_terminate_backend(pg_backend_pid())"))
         conn, now, source_id = self._conn, time.time(), self.source.id
         ids: dict[str, tuple[int, int]] = {}  # key -> (entry id, revision)
         new_revisions: list[dict[str, Any]] = []

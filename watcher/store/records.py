@@ -34,6 +34,16 @@ class SourceState:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimRow:
+    name: str
+    next_due: float
+    owner: str | None
+    lease_until: float | None
+    last_owner: str | None
+    last_done_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class EntryRow:
     key: str
     title: str

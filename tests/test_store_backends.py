@@ -1,0 +1,187 @@
+"""The store, the same on SQLite and PostgreSQL: polls, outbox, claims, history, schema."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import sqlalchemy as sa
+
+from tests.helpers import SEED
+from watcher.diff import compare
+from watcher.model import Change, Entry, Event, Kind, Snapshot
+from watcher.sources import textblog
+from watcher.sources.base import Target
+from watcher.store import SCHEMA_VERSION, Store, StoreError, Touch, claims, meta
+
+TARGET = Target("live/blog.txt", "live", "blogs/blog.txt")
+ENTRIES = textblog.parse(SEED.read_text(encoding="utf-8")).entries
+
+
+def poll(
+    store: Store, entries: tuple[Entry, ...], channels: tuple[str, ...] = ("hook",)
+) -> list[int]:
+    with store.poll(TARGET, "file") as tx:
+        comparison = compare(tx.entries(), Snapshot(entries))
+        events = [Event(c, ("Putin",), (), channels) for c in comparison.changes]
+        saved = tx.save(comparison, events, "etag", None, str(hash(entries)))
+    return [event_id for _, event_id in saved]
+
+
+def test_poll_saves_entries_revisions_events_and_deliveries(store_url: str) -> None:
+    store = Store(store_url)
+    try:
+        assert len(poll(store, ENTRIES)) == 6
+        assert poll(store, ENTRIES) == []
+        edited = (
+            ENTRIES[0],
+            Entry(ENTRIES[1].title, ENTRIES[1].body + "\n\nPutin spoke."),
+            *ENTRIES[2:],
+        )
+        (event_id,) = poll(store, edited)
+        pending = store.pending("hook")
+        assert len(pending) == 7
+        assert pending[-1].alert.kind is Kind.UPDATED and pending[-1].alert.event_id == event_id
+        assert pending[-1].alert.body.endswith("Putin spoke.")
+        history = list(store.history("live"))
+        assert len(history) == 7 and history[2].revision == 2
+        row = store.source(TARGET.name)
+        assert row is not None and row.baselined and row.etag == "etag"
+    finally:
+        store.close()
+
+
+def test_a_failed_poll_transaction_leaves_nothing_behind(store_url: str) -> None:
+    store = Store(store_url)
+    try:
+        with pytest.raises(RuntimeError), store.poll(TARGET, "file") as tx:
+            comparison = compare(tx.entries(), Snapshot(ENTRIES))
+            tx.save(
+                comparison,
+                [Event(c, (), (), ("hook",)) for c in comparison.changes],
+                None,
+                None,
+                "h",
+            )
+            raise RuntimeError("crash before commit")
+        assert store.pending() == [] and store.active_entries(TARGET.name) == 0
+        assert len(poll(store, ENTRIES)) == 6
+    finally:
+        store.close()
+
+
+def test_outbox_marks_sent_failed_and_dropped(store_url: str) -> None:
+    store = Store(store_url)
+    try:
+        poll(store, ENTRIES[:3])
+        first, second, third = store.pending("hook")
+        store.delivered("hook", [first.id])
+        store.delivery_failed([second.id], "HTTP 500", time.time() + 60)
+        store.dropped(third.id, "quiet hours")
+        assert [d.id for d in store.pending("hook")] == [second.id]
+        assert store.pending("hook")[0].attempts == 1
+        assert len(store.send_times("hook", time.time() - 60)) == 1
+        store.delivery_failed([second.id], "HTTP 500", None)
+        assert store.delivery_counts() == {"done": 1, "failed": 1, "dropped": 1}
+        assert [d.id for d in store.recently_sent("hook", time.time() - 60)] == [first.id]
+    finally:
+        store.close()
+
+
+def test_unchanged_polls_and_failures_are_noted(store_url: str) -> None:
+    store = Store(store_url)
+    try:
+        poll(store, ENTRIES)
+        store.record_failure(TARGET, "file", "file not found", errors_to=("errors",))
+        store.record_failure(TARGET, "file", "file not found", errors_to=("errors",))
+        row = store.source(TARGET.name)
+        assert row is not None and row.failures == 2
+        assert [d.alert.kind for d in store.pending("errors")] == [Kind.DOWN]  # told once
+        store.record_unchanged([Touch(row.id, "etag2", None)], errors_to=("errors",))
+        assert [d.alert.kind for d in store.pending("errors")] == [Kind.DOWN, Kind.UP]
+        assert store.source(TARGET.name).failures == 0  # type: ignore[union-attr]
+    finally:
+        store.close()
+
+
+def test_claims_one_holder_lease_and_due_time(store_url: str) -> None:
+    store = Store(store_url)
+    try:
+        now = time.time()
+        assert store.claim("live", "a", lease=10, now=now)
+        assert not store.claim("live", "b", lease=10, now=now + 1)  # a holds it
+        store.release("live", "a", next_due=now + 60)
+        assert not store.claim("live", "b", lease=10, now=now + 2)  # not due yet
+        assert store.claim("live", "b", lease=10, now=now + 61)
+        assert not store.claim("live", "a", lease=10, now=now + 62)
+        # b died holding it: once its lease is over, a takes it.
+        assert store.claim("live", "a", lease=10, now=now + 72)
+        (row,) = store.claim_rows()
+        assert (row.owner, row.last_owner) == ("a", "a")  # b never gave it back
+        # A channel claim is not about due times: the holder renews it at will.
+        assert store.claim("channel:hook", "a", lease=5, due=False)
+        assert store.claim("channel:hook", "a", lease=5, due=False)
+        assert not store.claim("channel:hook", "b", lease=5, due=False)
+    finally:
+        store.close()
+
+
+def test_claims_race_has_one_winner(store_url: str) -> None:
+    stores = [Store(store_url) for _ in range(4)]
+    try:
+        barrier = threading.Barrier(4)
+        now = time.time()
+
+        def attempt(n: int) -> bool:
+            barrier.wait()
+            return stores[n].claim("contested", f"i{n}", lease=30, now=now)
+
+        with ThreadPoolExecutor(4) as pool:
+            wins = list(pool.map(attempt, range(4)))
+        assert sum(wins) == 1
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_migrates_an_older_database(store_url: str) -> None:
+    store = Store(store_url)
+    with store.engine.begin() as conn:  # make it look like version 1, before claims
+        claims.drop(conn)
+        conn.execute(meta.update().where(meta.c.key == "schema").values(value="1"))
+    store.close()
+    store = Store(store_url)
+    try:
+        assert sa.inspect(store.engine).has_table("claims")
+        with store.engine.connect() as conn:
+            assert conn.execute(sa.select(meta.c.value)).scalar() == str(SCHEMA_VERSION)
+        assert store.claim("live", "a", lease=10)
+    finally:
+        store.close()
+
+
+def test_refuses_a_schema_newer_than_the_code(store_url: str) -> None:
+    store = Store(store_url)
+    with store.engine.begin() as conn:
+        conn.execute(meta.update().where(meta.c.key == "schema").values(value="99"))
+    store.close()
+    with pytest.raises(StoreError, match="schema version 99, newer than this watcher understands"):
+        Store(store_url)
+
+
+def test_history_streams_removals_too(store_url: str) -> None:
+    store = Store(store_url)
+    try:
+        poll(store, ENTRIES)
+        poll(store, ENTRIES[1:])
+        rows = list(store.history("live"))
+        assert [r.kind for r in rows].count(Kind.REMOVED) == 1
+        assert [r.key for r in rows if r.kind is Kind.REMOVED] == [
+            compare([], Snapshot(ENTRIES)).slots[0].key
+        ]
+        change = Change(Kind.NEW, "k", ENTRIES[0])
+        assert change.entry.title == ENTRIES[0].title
+    finally:
+        store.close()
