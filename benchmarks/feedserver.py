@@ -18,6 +18,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, formatdate
 from pathlib import Path
@@ -87,9 +88,11 @@ class Feeds:
         for feed in range(self.count):
             self.path(feed).write_bytes(render_feed(feed, self.entries))
 
-    def change(self, fraction: float, seed: int = 1) -> list[int]:
-        """Adds one entry to, and edits one entry of, `fraction` of the feeds."""
-        chosen = random.Random(seed).sample(range(self.count), max(1, int(self.count * fraction)))
+    def change(self, fraction: float, seed: int = 1, exclude: Iterable[int] = ()) -> list[int]:
+        """Adds one entry to, and edits one entry of, `fraction` of the feeds (not those
+        in `exclude`: a second change of a feed would undo its first edit)."""
+        left = sorted(set(range(self.count)) - set(exclude))
+        chosen = random.Random(seed).sample(left, max(1, int(self.count * fraction)))
         for feed in chosen:
             body = render_feed(feed, self.entries, extra=1, edited=self.entries - 5)
             self.path(feed).write_bytes(body)
@@ -103,10 +106,10 @@ class Feeds:
 class Server:
     """nginx if the machine has it, else an asyncio server; serves `root` on loopback."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, kind: str | None = None) -> None:
         self.root = root
         self.port = free_port()
-        self.kind = "nginx" if shutil.which("nginx") else "python"
+        self.kind = kind or ("nginx" if shutil.which("nginx") else "python")
         self._proc: subprocess.Popen[bytes] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -160,9 +163,11 @@ http {{
 
     def _run_python(self) -> None:
         self._loop = asyncio.new_event_loop()
-        self._loop.run_until_complete(self._serve())
+        server = self._loop.run_until_complete(self._serve())
+        self._loop.run_forever()
+        server.close()
 
-    async def _serve(self) -> None:
+    async def _serve(self) -> asyncio.Server:
         root = self.root
 
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -197,9 +202,7 @@ http {{
             except (asyncio.IncompleteReadError, ConnectionError):
                 writer.close()
 
-        server = await asyncio.start_server(handle, "127.0.0.1", self.port, backlog=1024)
-        async with server:
-            await server.serve_forever()
+        return await asyncio.start_server(handle, "127.0.0.1", self.port, backlog=1024)
 
     def stop(self) -> None:
         if self._proc is not None:
