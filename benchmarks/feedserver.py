@@ -192,12 +192,12 @@ http {{
                     if headers.get("if-none-match") == etag:
                         writer.write(f"HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\n\r\n".encode())
                     else:
-                        head = (
+                        answer = (
                             "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
                             f"ETag: {etag}\r\nLast-Modified: {modified}\r\n"
                             f"Content-Length: {len(body)}\r\n\r\n"
                         )
-                        writer.write(head.encode() + body)
+                        writer.write(answer.encode() + body)
                     await writer.drain()
             except (asyncio.IncompleteReadError, ConnectionError):
                 writer.close()

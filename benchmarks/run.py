@@ -20,9 +20,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
 
-from feedserver import Feeds, Server  # noqa: E402
+from benchmarks.feedserver import Feeds, Server  # noqa: E402
 
 WATCHER = ROOT / ".venv" / "bin" / "watcher"
 URLWATCH_VERSION = "2.29"

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import re
 import signal
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from tests.helpers import ROOT, Watcher, wait_for
+from benchmarks.feedserver import Feeds, Server
+from tests.helpers import Watcher, wait_for
 from tests.servers import LocalServer
 from watcher.store import Store, claims, sources
 from watcher.store.engine import normalize_url
-
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from feedserver import Feeds, Server  # noqa: E402
 
 FEEDS = 500
 
