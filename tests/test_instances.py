@@ -11,7 +11,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from benchmarks.feedserver import Feeds, Server
-from tests.helpers import Watcher, wait_for
+from tests.helpers import Watcher, run_watcher, wait_for
 from tests.servers import LocalServer
 from watcher.store import Store, claims, sources
 from watcher.store.engine import normalize_url
@@ -90,6 +90,11 @@ def test_three_instances_share_the_feeds_and_take_over_a_dead_ones(
                 ).scalars()
             )
         assert "a" not in held
+        status = run_watcher("status", "-c", str(config))
+        assert status.returncode == 0
+        polled_by = {line.split()[-2] for line in status.stdout.splitlines()[1 : FEEDS + 1]}
+        assert polled_by <= {"b", "c", "(now)"} and polled_by & {"b", "c"}
+        assert "hook: sent by" in status.stdout
         for name in ("b", "c"):
             assert instances[name].stop() == 0
     finally:

@@ -94,13 +94,14 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
 
 
 def _with_store(args: argparse.Namespace, work: Callable[[Config, Store], int]) -> int:
+    from watcher.lookback import NotFound
     from watcher.store import Store
 
     config = _config(args)
     store = Store(config.state_url, config.lock_timeout)
     try:
         return work(config, store)
-    except LookupError as exc:
+    except NotFound as exc:
         print(f"watcher: {exc.args[0]}", file=sys.stderr)
         return EXIT_FAILED
     finally:

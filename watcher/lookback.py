@@ -15,6 +15,10 @@ from watcher.notify.render import Format, render_diff
 from watcher.store import Store
 
 
+class NotFound(Exception):
+    """What was asked for is not in the store."""
+
+
 def _when(stamp: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)) if stamp else "-"
 
@@ -29,7 +33,18 @@ def _table(rows: list[list[str]], out: TextIO) -> None:
 
 def status(config: Config, store: Store, out: TextIO) -> int:
     now = time.time()
-    rows = [["SOURCE", "LAST POLL", "LAST CHANGE", "NEXT POLL", "LAST ERROR"]]
+    held = {c.name: c for c in store.claim_rows()}
+
+    def holder(name: str) -> str:
+        """Who is polling the source now, else who polled it last (several instances)."""
+        claim = held.get(name)
+        if claim is None:
+            return "-"
+        if claim.owner and (claim.lease_until or 0) > now:
+            return f"{claim.owner} (now)"
+        return claim.last_owner or "-"
+
+    rows = [["SOURCE", "LAST POLL", "LAST CHANGE", "NEXT POLL", "BY", "LAST ERROR"]]
     configured = {s.name: s for s in config.sources}
     for state in store.source_states():
         source = configured.get(state.name.split("/", 1)[0])
@@ -43,12 +58,26 @@ def status(config: Config, store: Store, out: TextIO) -> int:
             if state.failures:
                 next_poll += f" (failing x{state.failures}, backing off)"
         error = f"{_when(state.last_error_at)} {state.last_error}" if state.failures else "-"
+        by = holder(state.name.split("/", 1)[0])
         rows.append(
-            [state.name, _when(state.last_poll_at), _when(state.last_change_at), next_poll, error]
+            [
+                state.name,
+                _when(state.last_poll_at),
+                _when(state.last_change_at),
+                next_poll,
+                by,
+                error,
+            ]
         )
     missing = set(configured) - {s.name.split("/", 1)[0] for s in store.source_states()}
-    rows.extend([name, "never", "-", "at start", "-"] for name in sorted(missing))
+    rows.extend([name, "never", "-", "at start", "-", "-"] for name in sorted(missing))
     _table(rows, out)
+    channels = [c for c in held.values() if c.name.startswith("channel:")]
+    if channels:
+        out.write("\nchannels:\n")
+        for claim in channels:
+            name = claim.name.removeprefix("channel:")
+            out.write(f"  {name}: sent by {holder(claim.name)}\n")
     counts = store.delivery_counts()
     out.write(
         "\ndeliveries: "
@@ -63,7 +92,7 @@ def status(config: Config, store: Store, out: TextIO) -> int:
 def _source(store: Store, name: str) -> str:
     found = store.resolve(name)
     if found is None:
-        raise LookupError(f"no stored source '{name}'")
+        raise NotFound(f"no stored source '{name}'")
     return found
 
 
@@ -78,7 +107,7 @@ def history(store: Store, name: str, key: str | None, out: TextIO) -> int:
         return 0
     revisions = store.revisions_of(source, key)
     if not revisions:
-        raise LookupError(f"no entry '{key}' in {source}")
+        raise NotFound(f"no entry '{key}' in {source}")
     rows = [["REV", "AT", "WORDS", "TITLE"]]
     for r in revisions:
         rows.append([str(r.revision), _when(r.created_at), str(len(r.body.split())), r.title])
@@ -92,13 +121,13 @@ def diff(
     source = _source(store, name)
     revisions = {r.revision: r for r in store.revisions_of(source, key)}
     if not revisions:
-        raise LookupError(f"no entry '{key}' in {source}")
+        raise NotFound(f"no entry '{key}' in {source}")
     newest = max(revisions)
     second = second if second is not None else newest
     first = first if first is not None else max(second - 1, 1)
     for number in (first, second):
         if number not in revisions:
-            raise LookupError(f"no revision {number} of '{key}' (it has 1 to {newest})")
+            raise NotFound(f"no revision {number} of '{key}' (it has 1 to {newest})")
     old, new = revisions[first], revisions[second]
     ops = word_diff(document(old.title, old.body), document(new.title, new.body))
     fmt: Format = "ansi" if out.isatty() else "text"
