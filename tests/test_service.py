@@ -85,20 +85,24 @@ rules:
 """
 
 
-def test_unit_file_verifies(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("unit", "as_name"),
+    [("watcher.service", "watcher.service"), ("watcher@.service", "watcher@2.service")],
+)
+def test_unit_files_verify(unit: str, as_name: str, tmp_path: Path) -> None:
     assert shutil.which("systemd-analyze"), "systemd-analyze is missing: .ci/run installs systemd"
-    unit = (ROOT / "systemd" / "watcher.service").read_text()
-    assert "Type=notify" in unit and "WatchdogSec=" in unit and "DynamicUser=yes" in unit
-    # The unit as shipped, pointed at this checkout's watcher instead of /opt/watcher.
-    copy = tmp_path / "watcher.service"
-    copy.write_text(
-        unit.replace("/opt/watcher/bin/watcher", str(ROOT / ".venv" / "bin" / "watcher"))
-    )
+    text = (ROOT / "systemd" / unit).read_text()
+    assert "Type=notify" in text and "WatchdogSec=" in text and "DynamicUser=yes" in text
+    # The unit as shipped, pointed at this checkout's watcher instead of /opt/watcher (the
+    # template as one of its instances).
+    copy = tmp_path / as_name
+    watcher = str(ROOT / ".venv" / "bin" / "watcher")
+    copy.write_text(text.replace("/opt/watcher/bin/watcher", watcher))
     done = subprocess.run(
         ["systemd-analyze", "verify", str(copy)], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
-    assert "watcher.service" not in done.stderr, done.stderr
+    assert as_name not in done.stderr, done.stderr
 
 
 def test_ready_watchdog_reload_and_stop(
