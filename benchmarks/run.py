@@ -123,6 +123,68 @@ def daemon_cpu(config: Path, seconds: float) -> tuple[float, float, float]:
     return overall, steady, usage.ru_maxrss / 1024
 
 
+def shared_store(server: Server, feeds: Feeds, instances: int, base_url: str, steady: float) -> str:
+    """`instances` daemons on one PostgreSQL: how long until every feed is baselined, and
+    then each instance's CPU while the feeds are unchanged and polled every 60 s."""
+    import sqlalchemy as sa
+
+    from watcher.store.engine import normalize_url
+
+    schema = f"watcher_bench_{instances}"
+    admin = sa.create_engine(normalize_url(base_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    url = f"{base_url}?options=-csearch_path%3D{schema}"
+    config = HERE / ".work" / f"pg{instances}.yaml"
+    sources = "".join(f"  - name: f{i}\n    feed: {server.url(i)}\n" for i in range(feeds.count))
+    config.write_text(f"state: '{url}'\ninterval: 60s\nsources:\n{sources}")
+    feeds.write_all()
+    subprocess.run([str(WATCHER), "validate", "-c", str(config)], check=True, capture_output=True)
+    from watcher.store import Store
+    from watcher.store import sources as table
+
+    Store(url).close()  # the schema, made once before the instances start
+    started = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            [str(WATCHER), "run", "-c", str(config), "--instance", f"i{n}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for n in range(instances)
+    ]
+    engine = sa.create_engine(normalize_url(url))
+    query = sa.select(sa.func.count()).where(table.c.baselined.is_(True))
+    try:
+        while True:
+            with engine.connect() as conn:
+                if conn.execute(query).scalar_one() == feeds.count:
+                    break
+            time.sleep(0.1)
+        first = time.perf_counter() - started
+        ticks = os.sysconf("SC_CLK_TCK")
+
+        def cpu(pid: int) -> float:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / ticks
+
+        before = [cpu(p.pid) for p in procs]
+        time.sleep(steady)
+        shares = [(cpu(p.pid) - b) / steady * 100 for p, b in zip(procs, before, strict=True)]
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(30)
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        admin.dispose()
+    per = ", ".join(f"{s:.1f}%" for s in shares)
+    return f"| {instances} | {first:.1f} s | {per} |"
+
+
 def table(rows: list[Pass], feeds: int, entries: int, server: str) -> str:
     by = {(p.tool, p.name): p for p in rows}
     lines = [
@@ -148,6 +210,13 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=40)
     parser.add_argument("--daemon-seconds", type=float, default=120.0)
     parser.add_argument("--no-readme", action="store_true", help="do not update README.md")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "WATCHER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+        ),
+        help="a PostgreSQL server for the shared-store runs ('' to skip them)",
+    )
     args = parser.parse_args()
 
     work = HERE / ".work"
@@ -168,6 +237,18 @@ def main() -> None:
                 f"one core on average over {args.daemon_seconds:.0f} s after start-up "
                 f"({overall:.1f}% including start-up and the first round), peak RSS {peak:.0f} MB."
             )
+        if args.postgres:
+            lines = [
+                "\n\nSeveral `watcher run` instances on one PostgreSQL, the same "
+                f"{args.feeds} feeds (interval 60 s): time until every feed is polled and stored "
+                "the first time, "
+                "then each instance's CPU over 30 s of unchanged polls.",
+                "",
+                "| instances | first pass | CPU per instance |",
+                "|---|---|---|",
+            ]
+            lines += [shared_store(server, feeds, n, args.postgres, 30.0) for n in (1, 2)]
+            result += "\n".join(lines)
     finally:
         server.stop()
     print(result)
