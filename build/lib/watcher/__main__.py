@@ -1,5 +1,0 @@
-import sys
-
-from watcher.cli import main
-
-sys.exit(main())

@@ -1,1 +1,0 @@
-"""Alerts out: render events, send them through Apprise channels, drain the outbox."""
