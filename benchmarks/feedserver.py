@@ -107,7 +107,7 @@ class Server:
     """nginx if the machine has it, else an asyncio server; serves `root` on loopback."""
 
     def __init__(self, root: Path, kind: str | None = None) -> None:
-        self.root = root
+        self.root = root.resolve()
         self.port = free_port()
         self.kind = kind or ("nginx" if shutil.which("nginx") else "python")
         self._proc: subprocess.Popen[bytes] | None = None

@@ -16,11 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import signal
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -104,7 +105,10 @@ class Daemon:
         self._last_started[name] = time.monotonic()
         started = time.time()
         try:
-            if not self.store.claim(name, self.instance, self.config.poll_lease, started):
+            claim = self.store.claim
+            if not await self.store.call(
+                claim, name, self.instance, self.config.poll_lease, started
+            ):
                 return
         except StoreError as exc:
             logger.error("cannot claim source", extra={"source": name, "reason": str(exc)})
@@ -118,7 +122,8 @@ class Daemon:
         finally:
             self._polls.discard(task)
             try:
-                self.store.release(name, self.instance, self._next_due(name, results, started))
+                next_due = self._next_due(name, results, started)
+                await self.store.call(self.store.release, name, self.instance, next_due)
             except StoreError as exc:  # the lease runs out on its own
                 logger.error("cannot release source", extra={"source": name, "reason": str(exc)})
         self.metrics.observe(results)
@@ -142,6 +147,7 @@ class Daemon:
     def _schedule(self, scheduler: AsyncIOScheduler, first_run: datetime | None) -> None:
         """One job per source of the current config; jobs of other sources are removed."""
         wanted = {s.name for s in self.config.sources}
+        self.store.ensure_claims(sorted(wanted))
         for job in scheduler.get_jobs():
             if job.id not in wanted:
                 job.remove()
@@ -155,7 +161,10 @@ class Daemon:
                     trigger,
                     args=[source.name],
                     id=source.name,
-                    next_run_time=first_run or datetime.now(UTC),
+                    # Spread over the jitter: polite to the sites at start, and instances
+                    # sharing a database then share the first round too.
+                    next_run_time=(first_run or datetime.now(UTC))
+                    + timedelta(seconds=random.uniform(0, self.config.jitter_of(source))),
                     max_instances=1,
                     coalesce=True,
                     misfire_grace_time=max(1, int(interval)),

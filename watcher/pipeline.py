@@ -113,7 +113,11 @@ class Pipeline:
         kind_name = sources.kind_of(kind.config)
         started = time.monotonic()
         try:
-            row = rows.get(target.name) if rows is not None else self.store.source(target.name)
+            row = (
+                rows.get(target.name)
+                if rows is not None
+                else await self.store.call(self.store.source, target.name)
+            )
             etag, last_modified = (row.etag, row.last_modified) if row else (None, None)
             fetched = await kind.fetch(target, etag, last_modified)
             body = fetched.body
@@ -124,12 +128,14 @@ class Pipeline:
                 return PollResult(target, unchanged=True, seconds=time.monotonic() - started)
             if digest is None:  # not modified, says a source we have no state of
                 raise SourceError("the source answered 'not modified' to a first request")
-            result = self._commit(kind, kind_name, target, fetched, digest)
+            result = await self.store.call(self._commit, kind, kind_name, target, fetched, digest)
         except SourceError as exc:
             reason = str(exc)
             logger.warning("poll failed", extra={"source": target.name, "reason": reason})
             try:
-                self.store.record_failure(target, kind_name, reason, self.errors_to)
+                await self.store.call(
+                    self.store.record_failure, target, kind_name, reason, self.errors_to
+                )
             except StoreError as store_exc:
                 logger.error("cannot note failure", extra={"reason": str(store_exc)})
             seconds = time.monotonic() - started

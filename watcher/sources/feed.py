@@ -9,27 +9,25 @@ from __future__ import annotations
 from pydantic import Field
 
 from watcher.model import Snapshot
-from watcher.sources.base import Fetched, SourceConfig, SourceKind, Target
+from watcher.sources.base import Fetched, SourceConfig, Target
 from watcher.sources.feedformats import parse_feed
-
-ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, "
-    "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
-)
+from watcher.sources.http import WebSource
 
 
 class FeedSourceConfig(SourceConfig):
     feed: str = Field(pattern=r"^https?://", description="the feed's URL")
 
 
-class FeedSource(SourceKind):
+class FeedSource(WebSource):
     config: FeedSourceConfig
+    accept = (
+        "application/rss+xml, application/atom+xml, application/feed+json, "
+        "application/json;q=0.9, application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
+    )
 
-    def targets(self) -> list[Target]:
-        return [Target(self.config.name, self.config.name, self.config.feed)]
-
-    async def fetch(self, target: Target, etag: str | None, last_modified: str | None) -> Fetched:
-        return await self.context.http.get(target.location, etag, last_modified, ACCEPT)
+    @property
+    def url(self) -> str:
+        return self.config.feed
 
     def parse(self, fetched: Fetched, target: Target) -> Snapshot:
         body = fetched.body or b""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
+from abc import abstractmethod
 from collections import defaultdict
 from urllib.parse import urlsplit
 
@@ -17,7 +18,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from watcher import __version__
-from watcher.sources.base import Fetched, SourceError
+from watcher.sources.base import Fetched, SourceError, SourceKind, Target
 from watcher.sources.transport import AiohttpTransport
 from watcher.units import Duration
 
@@ -136,6 +137,23 @@ class HttpFetcher:
                 content_type=response.headers.get("Content-Type"),
                 url=str(response.url),
             )
+
+
+class WebSource(SourceKind):
+    """A source that is one URL, fetched through the shared client."""
+
+    accept = "*/*"
+
+    @property
+    @abstractmethod
+    def url(self) -> str:
+        """The URL the config gives."""
+
+    def targets(self) -> list[Target]:
+        return [Target(self.config.name, self.config.name, self.url)]
+
+    async def fetch(self, target: Target, etag: str | None, last_modified: str | None) -> Fetched:
+        return await self.context.http.get(target.location, etag, last_modified, self.accept)
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

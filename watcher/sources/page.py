@@ -11,10 +11,9 @@ import re
 from pydantic import Field
 
 from watcher.model import Snapshot
-from watcher.sources.base import Fetched, SourceConfig, SourceKind, Target
+from watcher.sources.base import Fetched, SourceConfig, Target
+from watcher.sources.http import WebSource
 from watcher.sources.liveblog import PageSelectors, parse_page
-
-ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 
 
 class PageSourceConfig(SourceConfig):
@@ -22,14 +21,13 @@ class PageSourceConfig(SourceConfig):
     selectors: PageSelectors = PageSelectors()
 
 
-class PageSource(SourceKind):
+class PageSource(WebSource):
     config: PageSourceConfig
+    accept = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 
-    def targets(self) -> list[Target]:
-        return [Target(self.config.name, self.config.name, self.config.page)]
-
-    async def fetch(self, target: Target, etag: str | None, last_modified: str | None) -> Fetched:
-        return await self.context.http.get(target.location, etag, last_modified, ACCEPT)
+    @property
+    def url(self) -> str:
+        return self.config.page
 
     def parse(self, fetched: Fetched, target: Target) -> Snapshot:
         markup = decode_html(fetched.body or b"", fetched.content_type)

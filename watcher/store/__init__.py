@@ -9,11 +9,15 @@ outbox, and marked done one by one.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
+import functools
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -57,12 +61,6 @@ from watcher.store.schema import (
 from watcher.store.writes import source_event, source_of
 
 
-def _claimable(row: Any, owner: str, now: float, due: bool) -> bool:
-    if due and row.next_due > now:
-        return False
-    return row.owner in (None, owner) or (row.lease_until or 0) <= now
-
-
 def _insert_new(conn: Connection, table: sa.Table) -> Any:
     """An INSERT that does nothing when the row is there already (both dialects)."""
     if conn.dialect.name == "postgresql":
@@ -73,6 +71,9 @@ def _insert_new(conn: Connection, table: sa.Table) -> Any:
 
     return sqlite_insert(table).on_conflict_do_nothing()
 
+
+T = TypeVar("T")
+STORE_THREADS = 8  # transactions in flight at once against a server database
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -106,6 +107,10 @@ class Store:
             else contextlib.nullcontext()
         )
         self.engine = connect(self.url, busy_timeout)
+        # A server database takes writers in parallel, and each statement waits on the
+        # network: its work is worth moving off the event loop. SQLite's is not.
+        self.concurrent = not self.url.startswith("sqlite")
+        self._threads = ThreadPoolExecutor(STORE_THREADS, "store") if self.concurrent else None
         with self._guard():
             migrate(self.engine, self.label)
 
@@ -118,6 +123,8 @@ class Store:
             raise explain(exc, self.label, self._busy_timeout) from None
 
     def close(self) -> None:
+        if self._threads is not None:
+            self._threads.shutdown(wait=False, cancel_futures=True)
         self.engine.dispose()
 
     @contextmanager
@@ -222,43 +229,61 @@ class Store:
 
     # Claims -----------------------------------------------------------------------------
 
+    async def call(self, work: Callable[..., T], *args: Any) -> T:
+        """Runs store work from the event loop: in a thread for a server database, whose
+        waits on the network then overlap; inline for SQLite."""
+        if self._threads is None:
+            return work(*args)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._threads, functools.partial(work, *args)
+        )
+
+    def ensure_claims(self, names: Sequence[str]) -> None:
+        """Rows in `claims` for these names, due at once if they are new."""
+        if not names:
+            return
+        now = time.time()
+        with self._write() as conn:
+            conn.execute(
+                _insert_new(conn, claims),
+                [{"name": name, "next_due": now} for name in names],
+            )
+
     def claim(
         self, name: str, owner: str, lease: float, now: float | None = None, due: bool = True
     ) -> bool:
         """Takes `name` (a source, or `channel:<name>`) for `owner` until `lease` seconds
-        from now, if it is due (unless `due` is False) and nobody else holds it.
+        from now, if it is due (unless `due` is False) and nobody else's lease runs.
 
-        On PostgreSQL the row is read FOR UPDATE SKIP LOCKED: an instance never waits on
-        another's claim, it moves on. SQLite serialises writers, which does the same.
+        One statement: the row is picked FOR UPDATE SKIP LOCKED on PostgreSQL, so an
+        instance never waits on another's claim, it moves on; SQLite serialises writers,
+        which does the same.
         """
         now = time.time() if now is None else now
-        # A plain read first: most attempts find the work not due, or another's, and need
-        # no write transaction at all.
-        with self._read() as conn:
-            seen = conn.execute(sa.select(claims).where(claims.c.name == name)).first()
-        if seen is not None and not _claimable(seen, owner, now, due):
-            return False
+        free = sa.or_(
+            claims.c.owner.is_(None), claims.c.owner == owner, claims.c.lease_until <= now
+        )
+        pick = sa.select(claims.c.name).where(claims.c.name == name, free)
+        if due:
+            pick = pick.where(claims.c.next_due <= now)
+        taken = (
+            claims.update()
+            .where(claims.c.name.in_(pick.with_for_update(skip_locked=True).scalar_subquery()))
+            .values(owner=owner, lease_until=now + lease)
+            .returning(claims.c.name)
+        )
         with self._write() as conn:
-            row = conn.execute(
-                sa.select(claims).where(claims.c.name == name).with_for_update(skip_locked=True)
+            if conn.execute(taken).first() is not None:
+                return True
+            if conn.execute(sa.select(claims.c.name).where(claims.c.name == name)).first():
+                return False  # due later, or another instance's
+            # A name never claimed before (a channel, or a source added since the start).
+            inserted = conn.execute(
+                _insert_new(conn, claims)
+                .values(name=name, next_due=now, owner=owner, lease_until=now + lease)
+                .returning(claims.c.name)
             ).first()
-            if row is None:
-                if conn.execute(sa.select(claims.c.name).where(claims.c.name == name)).first():
-                    return False  # there, but being claimed by another instance right now
-                inserted = conn.execute(
-                    _insert_new(conn, claims)
-                    .values(name=name, next_due=now, owner=owner, lease_until=now + lease)
-                    .returning(claims.c.name)
-                ).first()
-                return inserted is not None  # None: another instance inserted it first
-            if not _claimable(row, owner, now, due):
-                return False
-            conn.execute(
-                claims.update()
-                .where(claims.c.name == name)
-                .values(owner=owner, lease_until=now + lease)
-            )
-            return True
+            return inserted is not None  # None: another instance inserted it first
 
     def release(self, name: str, owner: str, next_due: float | None = None) -> None:
         """Gives a claim back; `next_due` is when the work is due again."""
@@ -389,7 +414,7 @@ class Store:
             query = query.where(sa.or_(entries.c.id.in_(touched), entries.c.removed_at >= since))
         with self._read() as conn:
             for row in conn.execution_options(yield_per=500).execute(query):
-                yield HistoryRow(
+                revision = HistoryRow(
                     row.source,
                     row.entry_id,
                     row.key,
@@ -400,18 +425,9 @@ class Store:
                     row.created_at,
                     Kind.NEW,
                 )
+                yield revision
                 if row.removed_at is not None and row.revision == row.current:
-                    yield HistoryRow(
-                        row.source,
-                        row.entry_id,
-                        row.key,
-                        row.url,
-                        row.revision,
-                        row.title,
-                        row.body,
-                        row.removed_at,
-                        Kind.REMOVED,
-                    )
+                    yield dataclasses.replace(revision, at=row.removed_at, kind=Kind.REMOVED)
 
     def resolve(self, name: str) -> str | None:
         """A stored source's full name from its name or from the only one under a

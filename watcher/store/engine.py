@@ -2,8 +2,8 @@
 
 SQLite: WAL, foreign keys, and transactions that take the write lock as they begin
 (BEGIN IMMEDIATE), so that a poll reads and writes one state; processes take turns
-through a file lock first. PostgreSQL (psycopg 3): a pool that checks connections
-before use, so a dropped one is replaced rather than failing the next poll.
+through a file lock first. PostgreSQL (psycopg 3): a pool of connections; one
+found dead fails only the transaction it was in, and the pool is renewed.
 """
 
 from __future__ import annotations
@@ -58,9 +58,11 @@ def sqlite_file(url: str) -> str | None:
 
 def connect(url: str, busy_timeout: float) -> Engine:
     if not url.startswith("sqlite"):
+        # No ping before each use (a round trip a transaction): a connection found dead
+        # fails its transaction, which is redone, and SQLAlchemy then renews the pool.
         return sa.create_engine(
             url,
-            pool_pre_ping=True,
+            pool_size=10,
             connect_args={"connect_timeout": max(1, int(busy_timeout))},
         )
     database = sqlite_file(url)

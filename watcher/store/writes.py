@@ -17,10 +17,11 @@ _INSERTS: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...] | No
 
 
 def insert_many(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """Inserts rows (all with the same keys) straight through the driver.
+    """Inserts rows (all with the same keys) straight through the driver's executemany.
 
     SQLAlchemy's per-row parameter handling costs more than the database's own work for
-    the dozens of small rows of a poll; the statement is compiled once per dialect.
+    the dozens of small rows of a poll (psycopg pipelines them on PostgreSQL); the
+    statement is compiled once per dialect.
     """
     columns = tuple(rows[0])
     cache_key = (conn.dialect.name, table.name, columns)
@@ -35,7 +36,7 @@ def insert_many(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -
         )
         _INSERTS[cache_key] = (str(compiled), order)
     sql, order = _INSERTS[cache_key]
-    if order is None:
+    if order is None:  # named parameters (psycopg): the rows as they are
         conn.exec_driver_sql(sql, rows)
     else:
         conn.exec_driver_sql(sql, [tuple(row[c] for c in order) for row in rows])
