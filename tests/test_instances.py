@@ -95,8 +95,8 @@ def test_three_instances_share_the_feeds_and_take_over_a_dead_ones(
         assert "a" not in held
         status = run_watcher("status", "-c", str(config))
         assert status.returncode == 0
-        listed = {line.split()[-2] for line in status.stdout.splitlines()[1 : FEEDS + 1]}
-        assert listed <= {"b", "c", "(now)"} and listed & {"b", "c"}
+        by_column = {line.split()[-2] for line in status.stdout.splitlines()[1 : FEEDS + 1]}
+        assert by_column <= {"b", "c", "(now)"} and by_column & {"b", "c"}
         assert "hook: sent by" in status.stdout
         for name in ("b", "c"):
             assert instances[name].stop() == 0
