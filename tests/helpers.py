@@ -16,6 +16,18 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_cda4f8f913c75e77.txt"
 T = TypeVar("T")
 
+# A daemon on the seed copy (see the seed_copy fixture), polling fast, alerting on Putin.
+DAEMON_CONFIG = """\
+state: state.db
+sources:
+  - name: live
+    file: blogs/*.txt
+    interval: 0.3s
+rules:
+  - name: Putin
+    keywords: [Putin]
+"""
+
 
 def wait_for(
     predicate: Callable[[], T | None], timeout: float = 15.0, what: str = "condition"

@@ -5,18 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from tests.helpers import DAEMON_CONFIG as CONFIG
 from tests.helpers import Watcher, add_paragraph
-
-CONFIG = """\
-state: state.db
-sources:
-  - name: live
-    file: blogs/*.txt
-    interval: 0.3s
-rules:
-  - name: Putin
-    keywords: [Putin]
-"""
 
 
 def test_run_alerts_within_one_interval_of_an_edit_and_stops_on_sigterm(

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import DAEMON_CONFIG as CONFIG
 from tests.helpers import ROOT, SEED, Watcher, add_paragraph, run_watcher, wait_for, watcher_env
 from tests.servers import LocalServer
 
@@ -71,18 +72,6 @@ def get(url: str) -> tuple[int, str]:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
-
-
-CONFIG = """\
-state: state.db
-sources:
-  - name: live
-    file: blogs/*.txt
-    interval: 0.3s
-rules:
-  - name: Putin
-    keywords: [Putin]
-"""
 
 
 @pytest.mark.parametrize(

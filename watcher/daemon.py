@@ -122,7 +122,7 @@ class Daemon:
         finally:
             self._polls.discard(task)
             try:
-                next_due = self._next_due(name, results, started)
+                next_due = self._next_due(name, results, started, self._next_fire(name))
                 await self.store.call(self.store.release, name, self.instance, next_due)
             except StoreError as exc:  # the lease runs out on its own
                 logger.error("cannot release source", extra={"source": name, "reason": str(exc)})
@@ -130,19 +130,27 @@ class Daemon:
         if any(r.alerts for r in results):
             self.workers.kick()
 
-    def _next_due(self, name: str, results: list[PollResult], started: float) -> float:
-        """When the source is due again: an interval on, later while it fails (backing off,
-        doubling), and no sooner than a Retry-After it sent."""
+    def _next_fire(self, name: str) -> float | None:
+        job = self.scheduler.get_job(name) if self.scheduler is not None else None
+        return job.next_run_time.timestamp() if job is not None and job.next_run_time else None
+
+    def _next_due(
+        self, name: str, results: list[PollResult], started: float, next_fire: float | None
+    ) -> float:
+        """When the source is due again: at this instance's next run of its job (an
+        interval on, even if this run started late on a busy loop); later while it fails
+        (backing off, doubling); and no sooner than a Retry-After it sent."""
         interval = self.config.interval_of(self.config.source(name))
-        delay = interval
+        retry_after = started + max((r.retry_after or 0.0 for r in results), default=0.0)
         if results and all(r.error for r in results):
             failures = self._failures[name] = self._failures.get(name, 0) + 1
-            delay = backoff(interval, failures)
-        else:
-            self._failures.pop(name, None)
-        retry_after = max((r.retry_after or 0.0 for r in results), default=0.0)
-        # A little early, so that the job firing an interval on is not turned away.
-        return started + max(delay - min(interval * 0.1, 1.0), retry_after)
+            # A little early, so that the job firing at that time is not turned away.
+            return max(
+                started + backoff(interval, failures) - min(interval * 0.1, 1.0), retry_after
+            )
+        self._failures.pop(name, None)
+        due = min(started + interval, next_fire) if next_fire is not None else started + interval
+        return max(due - min(interval * 0.1, 0.5), retry_after)
 
     def _schedule(self, scheduler: AsyncIOScheduler, first_run: datetime | None) -> None:
         """One job per source of the current config; jobs of other sources are removed."""
