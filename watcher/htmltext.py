@@ -100,8 +100,10 @@ def _finish(raw: str, unescape: bool = True) -> str:
         return " ".join(raw.split())
     paragraphs = []
     for block in raw.split(PARAGRAPH):
-        lines = [" ".join(line.split()) for line in block.split(LINE)]
-        joined = "\n".join(line for line in lines if line)
-        if joined:
-            paragraphs.append(joined)
+        if LINE in block:
+            text = "\n".join(filter(None, (" ".join(line.split()) for line in block.split(LINE))))
+        else:  # the common paragraph: one line
+            text = " ".join(block.split())
+        if text:
+            paragraphs.append(text)
     return "\n\n".join(paragraphs)

@@ -12,13 +12,15 @@ import html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import jinja2
 from markupsafe import Markup
 
 from watcher.model import Alert, DiffOp, Kind, Match
 from watcher.text import first_sentence
+
+if TYPE_CHECKING:
+    import jinja2
 
 Format = Literal["text", "markdown", "html", "ansi"]
 CONTEXT = 240  # characters of unchanged text kept on each side of a change
@@ -168,7 +170,10 @@ def context(alert: Alert, fmt: Format, sources: Sequence[str] = ()) -> dict[str,
 
 @lru_cache(maxsize=256)
 def template(source: str, fmt: Format) -> jinja2.Template:
-    """A compiled template; raises jinja2.TemplateSyntaxError."""
+    """A compiled template; raises jinja2.TemplateSyntaxError. Jinja2 loads on first use:
+    `check` and channels with the default layout never need it."""
+    import jinja2
+
     env = jinja2.Environment(
         autoescape=fmt == "html", undefined=jinja2.StrictUndefined, keep_trailing_newline=False
     )
@@ -177,6 +182,8 @@ def template(source: str, fmt: Format) -> jinja2.Template:
 
 def check_template(source: str, fmt: Format) -> None:
     """Raises ValueError saying what is wrong with a template, if anything is."""
+    import jinja2
+
     try:
         template(source, fmt).render(context(SAMPLE, fmt))
     except jinja2.TemplateSyntaxError as exc:

@@ -14,7 +14,6 @@ import hashlib
 import json
 from typing import Any
 
-import feedparser
 from lxml import etree
 
 from watcher.htmltext import html_to_text, plain_to_text
@@ -208,6 +207,8 @@ def _strip_ns(element: etree._Element) -> etree._Element:
 
 
 def _feedparser(body: bytes, content_type: str | None, url: str | None) -> list[Entry]:
+    import feedparser  # on first use: most processes never meet an unusual feed
+
     headers = {"content-type": content_type or "application/xml"}
     if url:
         headers["content-location"] = url

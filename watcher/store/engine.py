@@ -118,9 +118,10 @@ class TurnLock:
     """An exclusive lock on a file, shared by every process and thread writing one SQLite
     database.
 
-    Waiting polls the lock at first every 0.1 ms, backing off to 5 ms, for at most
-    `timeout` seconds: a handoff takes well under a millisecond, where SQLite's own busy
-    wait sleeps up to 100 ms a try.
+    Waiting polls the lock at first every 0.1 ms, backing off to 0.5 ms, for at most
+    `timeout` seconds: a poll holds it for a millisecond or two, so a waiter that slept
+    longer would leave its worker idle after the lock was free (SQLite's own busy wait
+    sleeps up to 100 ms a try).
     """
 
     def __init__(self, path: str, timeout: float, where: str) -> None:
@@ -146,7 +147,7 @@ class TurnLock:
                     if time.monotonic() > deadline:
                         raise self._locked() from None
                     time.sleep(pause)
-                    pause = min(pause * 2, 0.005)
+                    pause = min(pause * 2, 0.0005)
         except BaseException:
             self._threads.release()
             raise

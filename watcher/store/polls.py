@@ -35,6 +35,8 @@ class PollTransaction:
         self.source = source
 
     def entries(self) -> list[StoredEntry]:
+        if not self.source.baselined:  # entries are only ever saved with the baseline
+            return []
         rows = self._conn.execute(ACTIVE_ENTRIES, {"source_id": self.source.id}).all()
         return [
             StoredEntry(r.id, r.key, r.title, r.body, r.position, r.url, r.revision) for r in rows
@@ -59,12 +61,9 @@ class PollTransaction:
         # Rows of entries that come back after being removed are reused, keeping history.
         fresh = [s for s in comparison.slots if s.stored is None]
         returning: dict[str, tuple[int, int]] = {}
-        if fresh:
-            for row in conn.execute(
-                sa.select(entries.c.id, entries.c.key, entries.c.revision).where(
-                    entries.c.source_id == source_id, entries.c.key.in_([s.key for s in fresh])
-                )
-            ):
+        if fresh and self.source.baselined:
+            keys = [s.key for s in fresh]
+            for row in conn.execute(IDS_BY_KEY, {"source_id": source_id, "keys": keys}):
                 returning[row.key] = (row.id, row.revision)
         inserts: list[dict[str, Any]] = []
         rewrites: list[dict[str, Any]] = []  # entries with a new revision

@@ -129,6 +129,7 @@ claims = sa.Table(
 
 # Statements of every poll, built once: building them per call costs more than running them.
 SOURCE_BY_NAME = sa.select(sources).where(sources.c.name == sa.bindparam("name"))
+NEW_SOURCE = sources.insert().returning(*sources.c)
 ACTIVE_ENTRIES = (
     sa.select(
         entries.c.id,
@@ -161,11 +162,10 @@ SAVE_SOURCE = (
         ),
     )
 )
-IDS_BY_KEY = sa.select(entries.c.key, entries.c.id).where(
+IDS_BY_KEY = sa.select(entries.c.key, entries.c.id, entries.c.revision).where(
     entries.c.source_id == sa.bindparam("source_id"),
     entries.c.key.in_(sa.bindparam("keys", expanding=True)),
 )
-_INSERTS: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
 
 
 DELIVERIES = sa.select(

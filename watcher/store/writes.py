@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from watcher.model import Kind, Match
 from watcher.sources.base import Target
 from watcher.store.records import SourceRow, source_row
-from watcher.store.schema import SOURCE_BY_NAME, deliveries, events, sources
+from watcher.store.schema import NEW_SOURCE, SOURCE_BY_NAME, deliveries, events
 
 _INSERTS: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
 
@@ -51,15 +51,14 @@ def source_of(conn: Connection, target: Target, kind: str) -> SourceRow:
     found = conn.execute(SOURCE_BY_NAME, {"name": target.name}).first()
     if found is None:
         found = conn.execute(
-            sources.insert()
-            .values(
-                name=target.name,
-                kind=kind,
-                location=target.location,
-                baselined=False,
-                failures=0,
-            )
-            .returning(*sources.c)
+            NEW_SOURCE,
+            {
+                "name": target.name,
+                "kind": kind,
+                "location": target.location,
+                "baselined": False,
+                "failures": 0,
+            },
         ).one()
     return source_row(found)
 
