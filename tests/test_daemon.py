@@ -5,8 +5,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import DAEMON_CONFIG as CONFIG
 from tests.helpers import Watcher, add_paragraph
+from watcher.daemon import claimable
+from watcher.store.records import ClaimRow
 
 
 def test_run_alerts_within_one_interval_of_an_edit_and_stops_on_sigterm(
@@ -36,3 +40,21 @@ def test_run_stops_on_sigint_too(seed_copy: Path, make_config) -> None:
     with Watcher("run", "-c", str(config)) as watcher:
         watcher.wait_stderr('"polled"')
         assert watcher.stop(signal.SIGINT) == 0
+
+
+@pytest.mark.parametrize(
+    ("owner", "next_due", "lease_until", "expected"),
+    [
+        (None, 90.0, None, True),  # due, free
+        (None, 110.0, None, False),  # polled by someone else, not due again yet
+        ("b", 90.0, 130.0, False),  # due, but b's lease runs: b is polling it
+        ("b", 90.0, 99.0, True),  # b's lease ran out (b died): taken over
+        ("a", 110.0, 130.0, True),  # this instance's own claim, as last read
+    ],
+)
+def test_an_instance_skips_claims_it_would_lose(
+    owner: str | None, next_due: float, lease_until: float | None, expected: bool
+) -> None:
+    row = ClaimRow("live", next_due, owner, lease_until, None, None)
+    assert claimable(row, "a", now=100.0) is expected
+    assert claimable(None, "a", now=100.0)  # a source not read yet: try the claim
