@@ -266,9 +266,6 @@ class Config(_Model):
         """An instance's hold on a channel it drains, renewed on every pass."""
         return self.lease if self.lease is not None else 30.0
 
-    def source(self, name: str) -> SourceConfig:
-        return next(s for s in self.sources if s.name == name)
-
 
 def locate(explicit: str | os.PathLike[str] | None) -> Path:
     """`-c`, then $WATCHER_CONFIG, then ./config/watcher.yaml."""

@@ -139,7 +139,7 @@ class Daemon:
         finally:
             self._polls.discard(task)
             try:
-                next_due = self._next_due(name, results, started, self._next_fire(name))
+                next_due = self._next_due(name, results, started)
                 await self.store.call(self.store.release, name, self.instance, next_due)
             except StoreError as exc:  # the lease runs out on its own
                 logger.error("cannot release source", extra={"source": name, "reason": str(exc)})
@@ -161,17 +161,15 @@ class Daemon:
                 self._claims_read = time.monotonic()
         return claimable(self._claims.get(name), self.instance, now)
 
-    def _next_fire(self, name: str) -> float | None:
-        job = self.scheduler.get_job(name) if self.scheduler is not None else None
-        return job.next_run_time.timestamp() if job is not None and job.next_run_time else None
-
-    def _next_due(
-        self, name: str, results: list[PollResult], started: float, next_fire: float | None
-    ) -> float:
+    def _next_due(self, name: str, results: list[PollResult], started: float) -> float:
         """When the source is due again: at this instance's next run of its job (an
         interval on, even if this run started late on a busy loop); later while it fails
         (backing off, doubling); and no sooner than a Retry-After it sent."""
-        interval = self.config.interval_of(self.config.source(name))
+        job = self.scheduler.get_job(name) if self.scheduler is not None else None
+        # The job knows the interval without a search of the config's sources; a source
+        # that a reload removed while it was polled has no job, and no next poll to time.
+        interval = job.trigger.interval.total_seconds() if job is not None else self.config.interval
+        next_fire = job.next_run_time.timestamp() if job is not None and job.next_run_time else None
         retry_after = started + max((r.retry_after or 0.0 for r in results), default=0.0)
         if results and all(r.error for r in results):
             failures = self._failures[name] = self._failures.get(name, 0) + 1
