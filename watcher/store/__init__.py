@@ -48,7 +48,10 @@ from watcher.store.records import (
     source_row,
 )
 from watcher.store.schema import (
+    CLAIM_ANY,
+    CLAIM_DUE,
     DELIVERIES,
+    RELEASE,
     claims,
     deliveries,
     entries,
@@ -260,20 +263,9 @@ class Store:
         which does the same.
         """
         now = time.time() if now is None else now
-        free = sa.or_(
-            claims.c.owner.is_(None), claims.c.owner == owner, claims.c.lease_until <= now
-        )
-        pick = sa.select(claims.c.name).where(claims.c.name == name, free)
-        if due:
-            pick = pick.where(claims.c.next_due <= now)
-        taken = (
-            claims.update()
-            .where(claims.c.name.in_(pick.with_for_update(skip_locked=True).scalar_subquery()))
-            .values(owner=owner, lease_until=now + lease)
-            .returning(claims.c.name)
-        )
+        params = {"claim_name": name, "me": owner, "at": now, "until": now + lease}
         with self._write() as conn:
-            if conn.execute(taken).first() is not None:
+            if conn.execute(CLAIM_DUE if due else CLAIM_ANY, params).first() is not None:
                 return True
             if conn.execute(sa.select(claims.c.name).where(claims.c.name == name)).first():
                 return False  # due later, or another instance's
@@ -287,18 +279,9 @@ class Store:
 
     def release(self, name: str, owner: str, next_due: float | None = None) -> None:
         """Gives a claim back; `next_due` is when the work is due again."""
-        values: dict[str, Any] = {
-            "owner": None,
-            "lease_until": None,
-            "last_owner": owner,
-            "last_done_at": time.time(),
-        }
-        if next_due is not None:
-            values["next_due"] = next_due
+        params = {"claim_name": name, "me": owner, "at": time.time(), "due_at": next_due}
         with self._write() as conn:
-            conn.execute(
-                claims.update().where(claims.c.name == name, claims.c.owner == owner).values(values)
-            )
+            conn.execute(RELEASE, params)
 
     def claim_rows(self) -> list[ClaimRow]:
         with self._read() as conn:

@@ -168,6 +168,35 @@ IDS_BY_KEY = sa.select(entries.c.key, entries.c.id, entries.c.revision).where(
 )
 
 
+def _claim(due: bool) -> sa.Update:
+    """Takes a claim (see Store.claim): the row picked FOR UPDATE SKIP LOCKED, if nobody
+    else's lease runs on it and, with `due`, it is due."""
+    me, at = sa.bindparam("me", type_=sa.String), sa.bindparam("at", type_=sa.Float)
+    free = sa.or_(claims.c.owner.is_(None), claims.c.owner == me, claims.c.lease_until <= at)
+    pick = sa.select(claims.c.name).where(claims.c.name == sa.bindparam("claim_name"), free)
+    if due:
+        pick = pick.where(claims.c.next_due <= at)
+    return (
+        claims.update()
+        .where(claims.c.name.in_(pick.with_for_update(skip_locked=True).scalar_subquery()))
+        .values(owner=me, lease_until=sa.bindparam("until"))
+        .returning(claims.c.name)
+    )
+
+
+CLAIM_DUE, CLAIM_ANY = _claim(due=True), _claim(due=False)
+RELEASE = (
+    claims.update()
+    .where(claims.c.name == sa.bindparam("claim_name"), claims.c.owner == sa.bindparam("me"))
+    .values(
+        owner=None,
+        lease_until=None,
+        last_owner=sa.bindparam("me"),
+        last_done_at=sa.bindparam("at"),
+        next_due=sa.func.coalesce(sa.bindparam("due_at", type_=sa.Float), claims.c.next_due),
+    )
+)
+
 DELIVERIES = sa.select(
     deliveries.c.id,
     deliveries.c.channel,
