@@ -128,6 +128,20 @@ def test_claims_one_holder_lease_and_due_time(store_url: str) -> None:
         store.close()
 
 
+def test_a_source_claim_reads_its_targets_rows_or_nothing(store_url: str) -> None:
+    store = Store(store_url)
+    try:
+        poll(store, ENTRIES)
+        now = time.time()
+        targets = [TARGET.name, "live/new.txt"]  # one stored, one not seen yet
+        rows = store.claim_source("live", "a", 10, now, targets)
+        assert rows is not None and list(rows) == [TARGET.name]
+        assert rows[TARGET.name].etag == "etag" and rows[TARGET.name].baselined
+        assert store.claim_source("live", "b", 10, now + 1, targets) is None  # a holds it
+    finally:
+        store.close()
+
+
 def test_claims_race_has_one_winner(store_url: str) -> None:
     stores = [Store(store_url) for _ in range(4)]
     try:

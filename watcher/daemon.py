@@ -122,16 +122,21 @@ class Daemon:
         try:
             if not await self._may_claim(name, started):
                 return
-            claim = self.store.claim
-            if not await self.store.call(
-                claim, name, self.instance, self.config.poll_lease, started
-            ):
+            pipeline = self.pipeline
+            rows = await self.store.call(
+                self.store.claim_source,
+                name,
+                self.instance,
+                self.config.poll_lease,
+                started,
+                pipeline.target_names(name),
+            )
+            if rows is None:
                 return
         except StoreError as exc:
             logger.error("cannot claim source", extra={"source": name, "reason": str(exc)})
             return
-        pipeline = self.pipeline
-        task = asyncio.ensure_future(pipeline.poll_source(name))
+        task = asyncio.ensure_future(pipeline.poll_source(name, rows))
         self._polls.add(task)
         results: list[PollResult] = []
         try:

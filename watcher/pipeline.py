@@ -95,6 +95,9 @@ class Pipeline:
             await self.aclose()
         return [result for group in groups for result in group]
 
+    def target_names(self, name: str) -> list[str]:
+        return [target.name for target in self.kinds[name].targets()]
+
     async def poll_source(
         self, name: str, rows: dict[str, SourceRow] | None = None
     ) -> list[PollResult]:

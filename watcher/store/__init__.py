@@ -52,6 +52,7 @@ from watcher.store.schema import (
     CLAIM_DUE,
     DELIVERIES,
     RELEASE,
+    SOURCES_BY_NAMES,
     claims,
     deliveries,
     entries,
@@ -73,6 +74,21 @@ def _insert_new(conn: Connection, table: sa.Table) -> Any:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(table).on_conflict_do_nothing()
+
+
+def _claim(conn: Connection, name: str, owner: str, lease: float, now: float, due: bool) -> bool:
+    params = {"claim_name": name, "me": owner, "at": now, "until": now + lease}
+    if conn.execute(CLAIM_DUE if due else CLAIM_ANY, params).first() is not None:
+        return True
+    if conn.execute(sa.select(claims.c.name).where(claims.c.name == name)).first():
+        return False  # due later, or another instance's
+    # A name never claimed before (a channel, or a source added since the start).
+    inserted = conn.execute(
+        _insert_new(conn, claims)
+        .values(name=name, next_due=now, owner=owner, lease_until=now + lease)
+        .returning(claims.c.name)
+    ).first()
+    return inserted is not None  # None: another instance inserted it first
 
 
 T = TypeVar("T")
@@ -262,20 +278,20 @@ class Store:
         instance never waits on another's claim, it moves on; SQLite serialises writers,
         which does the same.
         """
-        now = time.time() if now is None else now
-        params = {"claim_name": name, "me": owner, "at": now, "until": now + lease}
         with self._write() as conn:
-            if conn.execute(CLAIM_DUE if due else CLAIM_ANY, params).first() is not None:
-                return True
-            if conn.execute(sa.select(claims.c.name).where(claims.c.name == name)).first():
-                return False  # due later, or another instance's
-            # A name never claimed before (a channel, or a source added since the start).
-            inserted = conn.execute(
-                _insert_new(conn, claims)
-                .values(name=name, next_due=now, owner=owner, lease_until=now + lease)
-                .returning(claims.c.name)
-            ).first()
-            return inserted is not None  # None: another instance inserted it first
+            return _claim(conn, name, owner, lease, time.time() if now is None else now, due)
+
+    def claim_source(
+        self, name: str, owner: str, lease: float, now: float, targets: Sequence[str]
+    ) -> dict[str, SourceRow] | None:
+        """Claims a due source as `claim` does and, in the same transaction, reads the rows
+        of its targets (their validators and content hashes) for the poll: one round of
+        the database before a poll, not two. None if the claim was not had."""
+        with self._write() as conn:
+            if not _claim(conn, name, owner, lease, now, due=True):
+                return None
+            found = conn.execute(SOURCES_BY_NAMES, {"names": list(targets)})
+            return {row.name: source_row(row) for row in found}
 
     def release(self, name: str, owner: str, next_due: float | None = None) -> None:
         """Gives a claim back; `next_due` is when the work is due again."""

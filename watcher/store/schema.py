@@ -129,6 +129,9 @@ claims = sa.Table(
 
 # Statements of every poll, built once: building them per call costs more than running them.
 SOURCE_BY_NAME = sa.select(sources).where(sources.c.name == sa.bindparam("name"))
+SOURCES_BY_NAMES = sa.select(sources).where(
+    sources.c.name.in_(sa.bindparam("names", expanding=True))
+)
 NEW_SOURCE = sources.insert().returning(*sources.c)
 ACTIVE_ENTRIES = (
     sa.select(
