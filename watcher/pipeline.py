@@ -98,9 +98,9 @@ class Pipeline:
     def target_names(self, name: str) -> list[str]:
         return [target.name for target in self.kinds[name].targets()]
 
-    async def poll_source(
-        self, name: str, rows: dict[str, SourceRow] | None = None
-    ) -> list[PollResult]:
+    async def poll_source(self, name: str, rows: dict[str, SourceRow]) -> list[PollResult]:
+        """Polls the source's targets; `rows` holds their stored rows (validators, content
+        hashes), read by the caller with the claim or for all sources at once."""
         kind = self.kinds[name]
         targets = kind.targets()
         if not targets:
@@ -111,16 +111,12 @@ class Pipeline:
         return list(await asyncio.gather(*polls))
 
     async def poll_target(
-        self, kind: SourceKind, target: Target, rows: dict[str, SourceRow] | None = None
+        self, kind: SourceKind, target: Target, rows: dict[str, SourceRow]
     ) -> PollResult:
         kind_name = sources.kind_of(kind.config)
         started = time.monotonic()
         try:
-            row = (
-                rows.get(target.name)
-                if rows is not None
-                else await self.store.call(self.store.source, target.name)
-            )
+            row = rows.get(target.name)
             etag, last_modified = (row.etag, row.last_modified) if row else (None, None)
             fetched = await kind.fetch(target, etag, last_modified)
             body = fetched.body
