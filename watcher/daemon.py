@@ -123,20 +123,21 @@ class Daemon:
             if not await self._may_claim(name, started):
                 return
             pipeline = self.pipeline
+            targets = pipeline.targets(name)
             rows = await self.store.call(
                 self.store.claim_source,
                 name,
                 self.instance,
                 self.config.poll_lease,
                 started,
-                pipeline.target_names(name),
+                [target.name for target in targets],
             )
             if rows is None:
                 return
         except StoreError as exc:
             logger.error("cannot claim source", extra={"source": name, "reason": str(exc)})
             return
-        task = asyncio.ensure_future(pipeline.poll_source(name, rows))
+        task = asyncio.ensure_future(pipeline.poll_source(name, targets, rows))
         self._polls.add(task)
         results: list[PollResult] = []
         try:

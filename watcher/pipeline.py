@@ -90,19 +90,23 @@ class Pipeline:
         """Polls every source once, concurrently (within the fetch limits), then closes."""
         try:
             rows = self.store.sources_by_name()
-            groups = await asyncio.gather(*(self.poll_source(n, rows) for n in self.kinds))
+            polls = (self.poll_source(n, self.targets(n), rows) for n in self.kinds)
+            groups = await asyncio.gather(*polls)
         finally:
             await self.aclose()
         return [result for group in groups for result in group]
 
-    def target_names(self, name: str) -> list[str]:
-        return [target.name for target in self.kinds[name].targets()]
+    def targets(self, name: str) -> list[Target]:
+        """The source's targets now (a `file:` glob is listed anew)."""
+        return self.kinds[name].targets()
 
-    async def poll_source(self, name: str, rows: dict[str, SourceRow]) -> list[PollResult]:
-        """Polls the source's targets; `rows` holds their stored rows (validators, content
-        hashes), read by the caller with the claim or for all sources at once."""
+    async def poll_source(
+        self, name: str, targets: list[Target], rows: dict[str, SourceRow]
+    ) -> list[PollResult]:
+        """Polls `targets`, the source's as `targets(name)` gave them; `rows` holds their
+        stored rows (validators, content hashes), read by the caller with the claim or for
+        all sources at once."""
         kind = self.kinds[name]
-        targets = kind.targets()
         if not targets:
             reason = "nothing matches this source's path"
             logger.warning("poll failed", extra={"source": name, "reason": reason})

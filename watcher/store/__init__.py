@@ -52,6 +52,7 @@ from watcher.store.schema import (
     CLAIM_DUE,
     DELIVERIES,
     RELEASE,
+    SOURCE_BY_NAME,
     SOURCES_BY_NAMES,
     claims,
     deliveries,
@@ -163,7 +164,7 @@ class Store:
 
     def source(self, name: str) -> SourceRow | None:
         with self._read() as conn:
-            row = conn.execute(sa.select(sources).where(sources.c.name == name)).first()
+            row = conn.execute(SOURCE_BY_NAME, {"name": name}).first()
         return source_row(row) if row is not None else None
 
     def source_states(self) -> list[SourceState]:

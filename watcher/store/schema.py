@@ -171,7 +171,7 @@ IDS_BY_KEY = sa.select(entries.c.key, entries.c.id, entries.c.revision).where(
 )
 
 
-def _claim(due: bool) -> sa.Update:
+def _claim_statement(due: bool) -> sa.Update:
     """Takes a claim (see Store.claim): the row picked FOR UPDATE SKIP LOCKED, if nobody
     else's lease runs on it and, with `due`, it is due."""
     me, at = sa.bindparam("me", type_=sa.String), sa.bindparam("at", type_=sa.Float)
@@ -187,7 +187,7 @@ def _claim(due: bool) -> sa.Update:
     )
 
 
-CLAIM_DUE, CLAIM_ANY = _claim(due=True), _claim(due=False)
+CLAIM_DUE, CLAIM_ANY = _claim_statement(due=True), _claim_statement(due=False)
 RELEASE = (
     claims.update()
     .where(claims.c.name == sa.bindparam("claim_name"), claims.c.owner == sa.bindparam("me"))
