@@ -19,7 +19,7 @@ def test_new_entry_markdown_bolds_matches() -> None:
     )
     title, body = render(alert_for(change), "markdown")
     assert title == "New: Putin calls Trump"
-    assert body.splitlines()[:2] == ["live/blog.txt · Putin", "https://x/1"]
+    assert body.splitlines()[:2] == ["live/blog.txt · Putin", "<https://x/1>"]
     assert body.endswith("**Putin**’s call lasted an hour.")
 
 

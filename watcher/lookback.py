@@ -1,6 +1,8 @@
 """Looking back: `watcher status`, `watcher history` and `watcher diff`.
 
-Read-only views of the store, for a person at a terminal.
+Read-only views of the store, for a person at a terminal. What the store holds came from
+feeds and servers (titles, keys, HTTP reason phrases, what a channel answered): it is
+printed without the control characters that would act on the terminal.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import TextIO
 from watcher.config import Config
 from watcher.diff import word_diff
 from watcher.model import document
-from watcher.notify.render import Format, render_diff
+from watcher.notify.render import Format, printable, render_diff
 from watcher.store import Store
 
 
@@ -23,7 +25,14 @@ def _when(stamp: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)) if stamp else "-"
 
 
+def _line(text: str) -> str:
+    """`text` on one line, printable: a newline in a title or an error could draw a row
+    of its own."""
+    return " ".join(printable(text).split())
+
+
 def _table(rows: list[list[str]], out: TextIO) -> None:
+    rows = [[_line(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         out.write(
@@ -77,7 +86,7 @@ def status(config: Config, store: Store, out: TextIO) -> int:
         out.write("\nchannels:\n")
         for claim in channels:
             name = claim.name.removeprefix("channel:")
-            out.write(f"  {name}: sent by {holder(claim.name)}\n")
+            out.write(f"  {_line(f'{name}: sent by {holder(claim.name)}')}\n")
     counts = store.delivery_counts()
     out.write(
         "\ndeliveries: "
@@ -85,7 +94,7 @@ def status(config: Config, store: Store, out: TextIO) -> int:
         + "\n"
     )
     for channel, delivery_status, reason in store.failed_deliveries():
-        out.write(f"  {channel}: {delivery_status}: {reason}\n")
+        out.write(f"  {_line(f'{channel}: {delivery_status}: {reason}')}\n")
     return 0
 
 
@@ -132,7 +141,7 @@ def diff(
     ops = word_diff(document(old.title, old.body), document(new.title, new.body))
     fmt: Format = "ansi" if out.isatty() else "text"
     out.write(
-        f"{source}  {key}: revision {first} ({_when(old.created_at)})"
+        f"{_line(source)}  {_line(key)}: revision {first} ({_when(old.created_at)})"
         f" -> {second} ({_when(new.created_at)})\n\n"
     )
     out.write(render_diff(ops, fmt=fmt, cut=False) + "\n")

@@ -80,13 +80,18 @@ class Channel:
 
     @property
     def format(self) -> Format:
-        """The configured format, else: the terminal's for the console, HTML for email
-        (with a plain-text part), markdown for the rest (Slack and the like)."""
+        """The configured format, else: the terminal's for the console, HTML for a channel
+        with email (with a plain-text part), markdown for the rest (Slack and the like).
+
+        With email, HTML even beside other services: the email then carries the HTML
+        rendered here, with feed text escaped once, rather than what Python-Markdown makes
+        of markdown; Apprise turns the HTML into markdown for Slack with `<`, `>` and `&`
+        escaped."""
         if self.safe_urls and all(u.startswith("console://") for u in self.safe_urls):
             return "ansi" if sys.stdout.isatty() else "text"
         if self._format is not None:
             return self._format
-        if self.safe_urls and all(u.startswith(EMAIL_SCHEMES) for u in self.safe_urls):
+        if any(u.startswith(EMAIL_SCHEMES) for u in self.safe_urls):
             return "html"
         return "markdown"
 

@@ -4,15 +4,21 @@ Pure functions. Matches are highlighted (bold in markdown, HTML and on a termina
 unmarked in plain text); an update shows its word diff: `[-deleted-]` and `{+inserted+}`
 in text, `<del>`/`<ins>` in HTML, struck through and italic in markdown. Titles and bodies
 come from Jinja2 templates, a channel's own or the defaults below.
+
+Whoever writes a watched feed writes the text here: it is data, never markup. Every piece
+of it is stripped of control and bidi characters and escaped for the body's format; only
+http(s) URLs become links.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote, urlsplit
 
 from markupsafe import Markup
 
@@ -89,6 +95,49 @@ SAMPLE = Alert(
 )
 
 
+# Terminal escape sequences (CSI; OSC, DCS and the other strings, when terminated; any
+# other ESC with what follows it), C0 controls but tab and newline, DEL, C1, and the
+# bidi marks, overrides and isolates that make text read other than it is stored.
+_UNPRINTABLE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[ -/]*[0-~]?"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+# Markdown that text could use to become markup: HTML, autolinks and Slack's <!channel>,
+# <@U…> and <url|text> (`<`, `>`), links and images (`[`, `]`), emphasis and code that
+# would pair with the alert's own marks, headings, and the backslash itself. An `_` inside
+# a word (snake_case, URLs) is no emphasis and stays as it is; a `&` that would read as an
+# entity is spelled as one.
+_MARKDOWN = re.compile(r"[\\`*~\[\]<>]|(?<![^\W_])_|_(?![^\W_])|^[ \t]*#|&(?=#?\w+;)", re.MULTILINE)
+# What a URL may not carry unencoded: what would end it early or be read as markup. Past
+# the host, brackets too: Python-Markdown reads `[x](y)` as a link even inside `<url>`.
+_URL_UNSAFE = re.compile(r"[\s<>\"'`\\^{|}]")
+_PATH_UNSAFE = re.compile(r"[\[\]]")
+
+
+def printable(text: str) -> str:
+    """`text` without what would act on a terminal (clear it, retitle the window, hide a
+    link) or reorder what a reader sees; tabs and newlines stay."""
+    return _UNPRINTABLE.sub("", text)
+
+
+def _http_url(url: str | None) -> str:
+    """`url` when it is http(s), ready to be a link target, else "": javascript:, data:
+    and the like run code or reach local files when clicked."""
+    encoded = _URL_UNSAFE.sub(_percent, printable(url or "").strip())
+    try:
+        parts = urlsplit(encoded)
+    except ValueError:
+        return ""
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return ""
+    host_end = len(parts.scheme) + len("://") + len(parts.netloc)
+    return encoded[:host_end] + _PATH_UNSAFE.sub(_percent, encoded[host_end:])
+
+
+def _percent(found: re.Match[str]) -> str:
+    return quote(found[0], safe="")
+
+
 def headline(alert: Alert) -> str:
     if alert.kind in (Kind.DOWN, Kind.UP):
         return alert.source
@@ -96,7 +145,28 @@ def headline(alert: Alert) -> str:
 
 
 def _escape(text: str, fmt: Format) -> str:
-    return html.escape(text, quote=False) if fmt == "html" else text
+    text = printable(text)
+    if fmt == "html":
+        return html.escape(text)
+    if fmt == "markdown":
+        return _MARKDOWN.sub(_markdown_escape, text)
+    return text
+
+
+def _markdown_escape(found: re.Match[str]) -> str:
+    # A backslash escape, which Slack's converter in Apprise turns into its own (`\<` to
+    # `&lt;`) and the email's Python-Markdown honours for every punctuation mark.
+    char = found[0]
+    return "&amp;" if char == "&" else f"{char[:-1]}\\{char[-1]}"
+
+
+def _link(url: str | None, fmt: Format) -> str:
+    """The entry's link as `fmt` shows it: in markdown an autolink, inside which no reader
+    looks for markup (nor Slack, to which Apprise passes it as `<url>`)."""
+    target = _http_url(url)
+    if target and fmt == "markdown":
+        return f"<{target}>"
+    return html.escape(target) if fmt == "html" else target
 
 
 def _paragraphs(marked: str, fmt: Format) -> str:
@@ -149,18 +219,23 @@ def render_diff(
 
 
 def context(alert: Alert, fmt: Format, sources: Sequence[str] = ()) -> dict[str, Any]:
-    """The tokens templates see. `text` and `diff` are already in the channel's format."""
+    """The tokens templates see, each already escaped for `fmt` (and `text` and `diff`
+    marked in it), so that a template cannot let a feed's text through as markup."""
     updated = alert.kind is Kind.UPDATED and bool(alert.diff)
     wrap = Markup if fmt == "html" else str
+
+    def escaped(text: str) -> str:
+        return wrap(_escape(text, fmt))
+
     return {
-        "source": alert.source,
-        "sources": list(sources) or [alert.source],
+        "source": escaped(alert.source),
+        "sources": [escaped(s) for s in list(sources) or [alert.source]],
         "kind": alert.kind.value,
         "label": LABELS[alert.kind],
-        "title": headline(alert),
-        "url": alert.url or "",
-        "tags": list(alert.tags),
-        "matches": list(dict.fromkeys(m.text for m in alert.matches)),
+        "title": escaped(headline(alert)),
+        "url": wrap(_link(alert.url, fmt)),
+        "tags": [escaped(t) for t in alert.tags],
+        "matches": [escaped(text) for text in dict.fromkeys(m.text for m in alert.matches)],
         "text": wrap(body_text(alert, fmt)),
         "diff": wrap(render_diff(alert.diff, alert.matches, fmt)) if updated else "",
         "time": alert.created_at,
@@ -199,18 +274,19 @@ def render(
     body: str | None = None,
     sources: Sequence[str] = (),
 ) -> tuple[str, str]:
-    """(title, body) of one alert, from the given templates or the defaults."""
-    tokens = context(alert, fmt, sources)
+    """(title, body) of one alert, from the given templates or the defaults. The title is
+    plain text in every format: a subject line, a Slack header, a webhook's field."""
     title_template = template(title or DEFAULT_TITLE, "text")
     default_body = DEFAULT_HTML_BODY if fmt == "html" else DEFAULT_BODY
     body_template = template(body or default_body, fmt)
-    return " ".join(title_template.render(tokens).split()), body_template.render(tokens).strip()
+    heading = title_template.render(context(alert, "text", sources))
+    return " ".join(heading.split()), body_template.render(context(alert, fmt, sources)).strip()
 
 
 def render_digest(groups: Sequence[Sequence[Alert]], fmt: Format) -> tuple[str, str]:
     """One message for several alerts (each group: one alert seen on several sources)."""
     sources = list(dict.fromkeys(a.source for group in groups for a in group))
-    title = f"watcher: {len(groups)} alerts from {', '.join(sources[:3])}"
+    title = printable(f"watcher: {len(groups)} alerts from {', '.join(sources[:3])}")
     if len(sources) > 3:
         title += f" and {len(sources) - 3} more"
     parts = []
@@ -223,17 +299,14 @@ def render_digest(groups: Sequence[Sequence[Alert]], fmt: Format) -> tuple[str, 
             text = render_diff(alert.diff, alert.matches, fmt)
         else:
             text = body_text(alert, fmt, EXCERPT)
-        heading = f"{LABELS[alert.kind]}: {headline(alert)}"
+        heading = _escape(f"{LABELS[alert.kind]}: {headline(alert)}", fmt)
+        about, url = _escape(about, fmt), _link(alert.url, fmt)
         if fmt == "html":
-            link = (
-                f'<br><a href="{html.escape(alert.url)}">{html.escape(alert.url)}</a>'
-                if alert.url
-                else ""
-            )
-            parts.append(f"<h3>{html.escape(heading)}</h3><p>{html.escape(about)}{link}</p>{text}")
+            anchor = f'<br><a href="{url}">{url}</a>' if url else ""
+            parts.append(f"<h3>{heading}</h3><p>{about}{anchor}</p>{text}")
         else:
             heading = f"**{heading}**" if fmt == "markdown" else heading
-            parts.append("\n".join(filter(None, [heading, about, alert.url or "", "", text])))
+            parts.append("\n".join(filter(None, [heading, about, url, "", text])))
     separator = "<hr>" if fmt == "html" else "\n\n" + "─" * 20 + "\n\n"
     return title, separator.join(parts)
 
