@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+import re
+import sys
+import unicodedata
 from typing import Any
 
 import pytest
 
 from watcher.config import RuleConfig
-from watcher.diff import word_diff
-from watcher.model import Change, Entry, Kind, StoredEntry
+from watcher.diff import compare, word_diff
+from watcher.htmltext import html_to_text
+from watcher.model import Change, Entry, Kind, Snapshot, StoredEntry
 from watcher.rules import Ruleset, parse_keyword
+from watcher.text import FORMAT_CHARS
 
 
 def ruleset(*rules: dict[str, Any], default_notify: tuple[str, ...] = ("console",)) -> Ruleset:
@@ -53,6 +58,20 @@ KEYWORD_CASES = [
     ("Putin's", "Putin’s call", True),
     ("Saudi Arab*", "Saudi Arabian envoy", True),
     ("defence spending", "defence  spending rose", True),
+    ("Putin", "Pu\u00adtin said", True),
+    ("Pu\u00adtin", "Putin said", True),
+    ("Kanzler", "Bundes\u00adkanzler", False),
+    ("Putin", "Рutin said", True),
+    ("Рutin", "Putin said", True),
+    ("Путин", "ПУТИН заявил", True),
+    ("ПУТИН", "путин заявил", True),
+    ("Putin", "Путин заявил", False),
+    ("BBC", "ВВС", False),
+    ("Kremlin", "the Kremlin (https://kremlin.ru/events)", True),
+    ("Kremlin", "read this (https://x.com/kremlin-statement)", False),
+    ("Kremlin", "see https://x.com/kremlin-statement.", False),
+    ("Saudi capital", "the Saudi (https://x.com/sa) capital", True),
+    ("Saudi capital", "the Saudi https://x.com/sa capital", False),
 ]
 
 
@@ -75,6 +94,81 @@ def test_matched_spans_point_at_the_words() -> None:
         ("saudi", "Saudi  capital"),
     ]
     assert all(text[m.start : m.end] == m.text for m in event.matches)
+
+
+# Texts that read as "Putin said" or "Obama said" to a reader but hide the name from a
+# plain comparison of characters.
+DISGUISED = [
+    "Pu\u00adtin",  # soft hyphen
+    html_to_text("<p>Pu&shy;tin</p>"),
+    "P\u200butin",  # zero-width space
+    "Pu\u200dtin",  # zero-width joiner
+    "Put\ufeffin",  # byte order mark
+    "\u2066Pu\u2060tin\u2069",  # bidi isolate around, word joiner inside
+    "Рutin",  # Cyrillic Р
+    "PUТІN",  # Cyrillic Т and І
+    "Οbama",  # Greek Ο
+    "ΟΒΑMΑ",  # Greek capitals but for the M
+    "Р\u00adutіn",  # Cyrillic Р and і with a soft hyphen
+]
+
+
+@pytest.mark.parametrize("disguised", DISGUISED, ids=ascii)
+def test_disguised_keywords_are_tagged_where_they_are(disguised: str) -> None:
+    text = f"Talks: {disguised} said"
+    event = ruleset(
+        {"name": "putin", "keywords": ["Putin"]}, {"name": "obama", "keywords": ["Obama"]}
+    ).tag(new(text), "s")
+    assert len(event.tags) == 1
+    (match,) = event.matches
+    word = disguised.strip("\u2066\u2069")
+    assert not word.isascii()  # what a reader sees is not what the text holds
+    assert (match.start, match.end) == (text.index(word), text.index(word) + len(word))
+    assert match.text == word
+
+
+def test_format_chars_are_every_unicode_format_character() -> None:
+    every = "".join(map(chr, range(sys.maxunicode + 1)))
+    format_chars = [c for c in every if unicodedata.category(c) == "Cf"]
+    assert re.findall(f"[{FORMAT_CHARS}]", every) == format_chars
+
+
+def test_link_targets_are_not_read_but_their_text_is() -> None:
+    text = html_to_text(
+        '<p>Read <a href="https://x.com/kremlin-statement">the statement</a>. The '
+        '<a href="/kremlin">Kremlin</a> said</p>',
+        "https://site.org/",
+    )
+    assert text == (
+        "Read the statement (https://x.com/kremlin-statement). "
+        "The Kremlin (https://site.org/kremlin) said"
+    )
+    event = ruleset({"name": "kremlin", "keywords": ["Kremlin"]}).tag(new(text), "s")
+    assert [(m.start, m.text) for m in event.matches] == [(text.index("Kremlin"), "Kremlin")]
+
+
+def test_all_and_none_do_not_read_link_targets() -> None:
+    change = new("Putin spoke (https://x.com/trump-biden).")
+    rules = ruleset(
+        {"name": "all", "keywords": ["Putin"], "all": ["Trump"]},
+        {"name": "none", "keywords": ["Putin"], "none": ["Biden"]},
+    )
+    assert rules.tag(change, "s").tags == ("none",)
+
+
+def test_regex_reads_link_targets() -> None:
+    # A regex sees the raw text, so that a rule can watch for links to a site.
+    rules = ruleset({"name": "kremlin-links", "regex": r"kremlin\.ru"})
+    event = rules.tag(new("the statement (https://kremlin.ru/events/1)"), "s")
+    assert [m.text for m in event.matches] == ["kremlin.ru"]
+
+
+@pytest.mark.parametrize("ignore", [("whitespace", "punctuation"), ("whitespace",)])
+def test_an_inserted_invisible_character_is_no_update(ignore: tuple[str, ...]) -> None:
+    stored = [StoredEntry(1, "k", "", "Putin spoke on Wednesday.", 0)]
+    for hidden in ("Pu\u00adtin spoke on Wednesday.", "Putin spoke on\u200b Wednesday."):
+        snapshot = Snapshot((Entry("", hidden, key="k"),))
+        assert compare(stored, snapshot, ignore).changes == ()
 
 
 @pytest.mark.parametrize("keyword", ["", "  ", "--", "C++", "Pu*tin", "#hashtag"], ids=repr)

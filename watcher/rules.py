@@ -1,9 +1,14 @@
 """Watch rules: which changes matter to whom.
 
-Keyword semantics: whole words, case- and accent-insensitive. Hyphens and apostrophes
-separate words, so `Putin` matches "Putin's", "Putin’s" and "anti-Putin", and `Riyadh`
-matches "Riyadh-based"; `Putin` does not match "Putinism" but `Putin*` does. The words of
-a phrase match across any run of whitespace, line breaks included.
+Keyword semantics: whole words as a reader reads them, case- and accent-insensitive.
+Hyphens and apostrophes separate words, so `Putin` matches "Putin's", "Putin’s" and
+"anti-Putin", and `Riyadh` matches "Riyadh-based"; `Putin` does not match "Putinism" but
+`Putin*` does. The words of a phrase match across any run of whitespace, line breaks
+included. Invisible characters in a word (a soft hyphen, a zero-width space) and Cyrillic
+or Greek lookalike letters in a Latin word do not hide it: `Putin` matches "Рutin" with a
+Cyrillic Р. Words of a URL are not read, so `Kremlin` does not match
+"(https://x/kremlin-statement)". A `regex` sees the text as it is, URLs included, so that
+a rule can watch for links to a site.
 
 Every keyword of every rule is compiled into one word trie, so matching an entry costs one
 pass over its words whatever the number of rules.
@@ -24,7 +29,7 @@ from watcher.text import WORD, fold, gap_class, words
 if TYPE_CHECKING:
     from watcher.config import RuleConfig
 
-_KEYWORD_WORD = re.compile(r"[^\W_]+(\*)?")
+_KEYWORD_WORD = re.compile(rf"(?:{WORD.pattern})(\*)?")
 TRIGGER, ALL, NONE = 0, 1, 2
 
 # A keyword as the trie sees it: (gap before the word, folded word, is a prefix) per word.

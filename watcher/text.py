@@ -4,44 +4,103 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
-# A word is a run of letters and digits: hyphens, apostrophes and underscores separate
-# words, so "Riyadh-based" holds "Riyadh" and "Putin's" holds "Putin".
-WORD = re.compile(r"[^\W_]+")
+# Unicode format characters (category Cf: soft hyphen, zero-width space, joiners, word
+# joiner, BOM, bidi marks...) are invisible: a reader sees "Pu\u00adtin" as "Putin". The
+# list is Unicode 14's, Python 3.11's (a test checks it against unicodedata): building it
+# from unicodedata at import would cost 0.2 s.
+FORMAT_CHARS = (
+    r"\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+    r"\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    r"\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    r"\U000e0020-\U000e007f"
+)
+_INVISIBLE = re.compile(f"[{FORMAT_CHARS}]+")
+
+# A word is a run of letters and digits, format characters between them included, so that
+# a soft hyphen does not split one: hyphens, apostrophes and underscores separate words, so
+# "Riyadh-based" holds "Riyadh" and "Putin's" holds "Putin". (Possessive quantifiers: the
+# two classes are disjoint, so backtracking never helps, and not preparing for it halves
+# what looking for format characters after each word costs.)
+WORD = re.compile(rf"[^\W_]++(?:[{FORMAT_CHARS}]++[^\W_]++)*+")
 
 # Tokens for the word diff: words, runs of whitespace, and single other characters, so that
 # a changed comma shows as a comma rather than as the whole word beside it.
-DIFF_TOKEN = re.compile(r"[^\W_]+|\s+|[\W_]")
+DIFF_TOKEN = re.compile(rf"{WORD.pattern}|\s+|[\W_]")
+
+# A link target: words in it are not read, so keywords do not match them. The HTML reducer
+# writes a link as "text (https://site/path)"; a bare URL runs to the next whitespace.
+_URL = re.compile(r"https?://\S+", re.IGNORECASE)
+_LINK_TARGET = re.compile(r"\(https?://\S*\)", re.IGNORECASE)
 
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "–": "-", "—": "-", "‐": "-"})
+
+# Cyrillic and Greek letters that read as Latin ones. Capitals are mapped before case
+# folding, each case to what it looks like: Cyrillic Н reads as H but н as nothing Latin,
+# Greek Ν as N but ν as v. Lowercase letters only where a reader takes them for Latin.
+_LOOKALIKES = str.maketrans(
+    {
+        **dict(zip("АВЕКМНОРСТУХІЈЅԚԜӀҮ", "ABEKMHOPCTYXIJSQWIY", strict=True)),
+        **dict(zip("аеорсухіјѕԁһԛԝӏ", "aeopcyxijsdhqwl", strict=True)),
+        **dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "ABEZHIKMNOPTYX", strict=True)),
+        **dict(zip("οναριυ", "ovapiu", strict=True)),
+    }
+)
 
 
 @lru_cache(maxsize=65536)
 def fold(word: str) -> str:
-    """Case- and accent-insensitive form of a word: 'Zelenskýy' -> 'zelenskyy'."""
+    """The form of a word as a reader reads it: 'Zelenský' -> 'zelensky', 'Рutin' -> 'putin'.
+
+    Case, accents and format characters are dropped. A word that mixes Latin letters with
+    Cyrillic or Greek ones is a disguise, not a real word, so its lookalike letters become
+    Latin; a word wholly in Cyrillic or Greek keeps its letters, so that it matches its own
+    capitals and lowercase alike and never a Latin keyword.
+    """
     if word.isascii():
         return word.lower()
-    decomposed = unicodedata.normalize("NFKD", word)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    decomposed = unicodedata.normalize("NFKD", _INVISIBLE.sub("", word))
+    letters = "".join(c for c in decomposed if not unicodedata.combining(c))
+    if not letters.isascii() and any(unicodedata.name(c, "").startswith("LATIN") for c in letters):
+        letters = letters.translate(_LOOKALIKES)
+    return letters.casefold()
 
 
 def gap_class(gap: str) -> str:
     """What separates two words, reduced to what a phrase must match.
 
     Any run of whitespace is one space; otherwise the punctuation itself, with curly quotes
-    and dashes made straight, so that "Putin’s" and "Putin's" are the same phrase.
+    and dashes made straight, so that "Putin’s" and "Putin's" are the same phrase. Format
+    characters and a link target in parentheses are not read: "Saudi (https://x) capital"
+    is "Saudi capital".
     """
-    stripped = "".join(gap.split())
+    if "://" in gap:
+        gap = _LINK_TARGET.sub(" ", gap)
+    stripped = _INVISIBLE.sub("", "".join(gap.split()))
     if not stripped:
         return " "
     return stripped.translate(_QUOTES)
 
 
 def words(text: str) -> list[tuple[int, int, str]]:
-    """Each word of `text` as (start, end, folded word)."""
-    return [(m.start(), m.end(), fold(m.group())) for m in WORD.finditer(text)]
+    """Each word a reader reads in `text` as (start, end, folded word): none inside a URL."""
+    return [
+        (m.start(), m.end(), fold(m.group()))
+        for start, end in _outside_urls(text)
+        for m in WORD.finditer(text, start, end)
+    ]
+
+
+def _outside_urls(text: str) -> Iterator[tuple[int, int]]:
+    """The spans of `text` between its URLs; a text without "://" is one span."""
+    pos = 0
+    if "://" in text:
+        for url in _URL.finditer(text):
+            yield pos, url.start()
+            pos = url.end()
+    yield pos, len(text)
 
 
 def word_set(text: str) -> frozenset[str]:
@@ -51,13 +110,16 @@ def word_set(text: str) -> frozenset[str]:
 def normalize(text: str, ignore: Iterable[str]) -> str:
     """The form of `text` in which differences that `ignore` names do not count.
 
-    `ignore` holds any of "whitespace", "punctuation" and "case".
+    `ignore` holds any of "whitespace", "punctuation" and "case"; ignoring either of the
+    first two ignores format characters too, which are as invisible as a space.
     """
     ignored = set(ignore)
     if "punctuation" in ignored:
         text = " ".join(WORD.findall(text))
+        if not text.isascii():  # format characters are left only inside words
+            text = _INVISIBLE.sub("", text)
     elif "whitespace" in ignored:
-        text = " ".join(text.split())
+        text = " ".join(_INVISIBLE.sub("", text).split())
     if "case" in ignored:
         text = text.casefold()
     return text
