@@ -80,8 +80,10 @@ def cmd_test_notify(args: argparse.Namespace) -> int:
     channel = Channel(args.channel, spec.urls, spec.format)
     title, body = render(SAMPLE, channel.format, spec.title, spec.body)
     result = channel.send(title, body)
+    # Apprise's privacy form of a URL hides passwords but shows some tokens (headers, for
+    # one); every secret watcher knows is masked too. The answers come redacted.
     for url, answer in zip(channel.safe_urls, result.answers, strict=False):
-        print(f"{url}\n  {answer}")
+        print(f"{log.redact(url)}\n  {answer}")
     print("sent" if result.ok else "not sent")
     return EXIT_OK if result.ok else EXIT_FAILED
 

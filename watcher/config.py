@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from watcher import log
 from watcher.rules import parse_keyword
 from watcher.sources import TAG_SUFFIX, AnySourceConfig
 from watcher.sources.base import SourceConfig
@@ -69,8 +70,14 @@ def expand_env(value: str) -> str:
     return _ENV.sub(sub, value)
 
 
-def env_names(value: str) -> list[str]:
-    return [m.group(1) for m in _ENV.finditer(value)]
+def register_env_secrets(value: str) -> None:
+    """Masks in every log line, and in `test-notify`, the values `${NAME}` takes from the
+    environment: tokens kept out of the file are secret even where Apprise's privacy form
+    shows them (a header such as `+X-Api-Key=${API_KEY}`)."""
+    for m in _ENV.finditer(value):
+        found = os.environ.get(m.group(1))
+        if found:
+            log.add_secret(found)
 
 
 class _Model(BaseModel):
@@ -140,6 +147,7 @@ class ChannelConfig(_Model):
         out = []
         for url in urls:
             expanded = expand_env(url)
+            register_env_secrets(url)
             if expanded != "console://":  # ours; checking it would load all of Apprise
                 from watcher.notify.channels import check_url
 
@@ -227,12 +235,26 @@ class Config(_Model):
         """The folder that relative paths in the config resolve against."""
         return self._path.parent
 
-    @property
-    def state_url(self) -> str:
-        state = expand_env(self.state)
+    @field_validator("state")
+    @classmethod
+    def _resolve_state(cls, state: str) -> str:
+        """`${ENV}` and `~` resolved as the config loads, so that `validate` reports what
+        does not resolve and no later command can fail on it."""
+        state = expand_env(state)
         if "://" in state:
             return state
-        path = Path(state).expanduser()
+        try:
+            return str(Path(state).expanduser())
+        except RuntimeError as exc:  # ~user of no such user
+            raise ValueError(str(exc)) from None
+
+    @property
+    def state_url(self) -> str:
+        """The store's SQLAlchemy URL; a path is relative to the config's folder. `parse`
+        checks it, so that no command meets an unusable one."""
+        if "://" in self.state:
+            return self.state
+        path = Path(self.state)
         if not path.is_absolute():
             path = self.base_dir / path
         return f"sqlite:///{path}"
@@ -308,10 +330,10 @@ def parse(text: str, path: Path) -> Config:
         raise ConfigError(
             [_describe(where, _without_tags(tuple(err["loc"])), err) for err in exc.errors()]
         ) from None
+    config._path = path.resolve()
     problems = [f"{where(loc)}: {_dotted(loc)}: {msg}" for loc, msg in _cross_check(config)]
     if problems:
         raise ConfigError(problems)
-    config._path = path.resolve()
     return config
 
 
@@ -347,6 +369,8 @@ def _load_yaml(text: str, path: Path) -> tuple[Any, dict[tuple[str | int, ...], 
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _check_expansion(node, path)
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -372,6 +396,65 @@ def _load_yaml(text: str, path: Path) -> tuple[Any, dict[tuple[str | int, ...], 
     if node is not None:
         walk(node, ())
     return data, lines
+
+
+# Aliases may make the data at most this many nodes larger than the file's own nodes.
+# Reuse in a real config adds a block per use (a 10-node defaults block merged into 2,000
+# sources adds 20,000); a 400-byte alias bomb ("billion laughs") adds 10**9, which the
+# line walk and pydantic would expand in full. Each node added can cost pydantic 1.5 kB
+# (an error per list item), so this bounds the worst accepted config to some 150 MB. The
+# file's own nodes are not capped: they cost what the file's bytes do.
+MAX_ALIAS_NODES = 100_000
+MAX_DEPTH = 100  # levels of nesting; the line walk below recurses once a level
+
+
+def _check_expansion(root: yaml.Node, path: Path) -> None:
+    """Refuses a recursive alias, aliases that add over MAX_ALIAS_NODES nodes, and nesting
+    over MAX_DEPTH levels, before anything expands them.
+
+    PyYAML composes an alias as the very node it names, so the nodes form a graph without
+    copies: each node's expanded size and height are counted once (by node identity) from
+    its children's, iteratively, and a node met again while it is being counted contains
+    itself. A node's expanded size less the nodes counted so far is at most what aliases
+    add, so a bomb is stopped at the first node that crosses the cap.
+    """
+    counted: dict[int, tuple[int, int]] = {}  # id(node): (expanded size, height)
+    counting: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_counted = stack.pop()
+        children = _children(node)
+        if not children_counted:
+            if id(node) in counted:
+                continue
+            counting.add(id(node))
+            stack.append((node, True))
+            for child in children:
+                if id(child) in counting:
+                    raise ConfigError(
+                        [f"{path}:{child.start_mark.line + 1}: YAML: recursive alias"]
+                    )
+                stack.append((child, False))
+            continue
+        counting.discard(id(node))
+        size = 1 + sum(counted[id(c)][0] for c in children)
+        height = 1 + max((counted[id(c)][1] for c in children), default=0)
+        counted[id(node)] = size, height
+        line = node.start_mark.line + 1
+        if size - len(counted) > MAX_ALIAS_NODES:
+            raise ConfigError(
+                [f"{path}:{line}: YAML: aliases expand to more than {MAX_ALIAS_NODES:,} nodes"]
+            )
+        if height > MAX_DEPTH:
+            raise ConfigError([f"{path}:{line}: YAML: nested more than {MAX_DEPTH} levels deep"])
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def _without_tags(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
@@ -422,6 +505,12 @@ class _Names:
 
 
 def _cross_check(config: Config) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    from watcher.store.engine import StoreError, check_url  # SQLAlchemy: not before needed
+
+    try:
+        check_url(config.state_url)
+    except StoreError as exc:
+        yield ("state",), str(exc)
     channels = _Names("channel", set(config.channels))
     sources = _Names("source", {s.name for s in config.sources})
     yield from channels.check(("notify",), config.notify)

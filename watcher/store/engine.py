@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import os
 import sqlite3
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -40,34 +41,95 @@ def normalize_url(url: str) -> str:
     return url
 
 
+# What the store is written and tested for: SQLite, and PostgreSQL through psycopg 3.
+SUPPORTED = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
+
+
+def parse_url(url: str) -> sa.URL:
+    """`url` parsed, or a StoreError saying why the store cannot use it. The message
+    names the scheme only: SQLAlchemy's own would quote the password."""
+    scheme = url.split("://", 1)[0]
+    try:
+        parsed = sa.engine.make_url(normalize_url(url))
+    except (sa.exc.ArgumentError, ValueError):
+        raise StoreError(f"not a database URL that SQLAlchemy can read ({scheme}://…)") from None
+    if parsed.drivername not in SUPPORTED:
+        raise StoreError(
+            f"unsupported database '{scheme}' (use a SQLite path or a postgresql:// URL)"
+        )
+    return parsed
+
+
 def label(url: str) -> str:
     """The database as log lines and errors name it: a path, or a URL without password."""
-    parsed = sa.engine.make_url(url)
+    parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
         return parsed.database or url
     return parsed.render_as_string(hide_password=True)
 
 
 def sqlite_file(url: str) -> str | None:
-    parsed = sa.engine.make_url(url)
+    parsed = parse_url(url)
     database = parsed.database if parsed.get_backend_name() == "sqlite" else None
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
     return database
 
 
+def check_url(url: str) -> None:
+    """Raises StoreError unless the store can use `url`: a URL it reads, of a database it
+    supports, and for SQLite a file that exists or can be made. Creates nothing, so that
+    `watcher validate` leaves no trace (a folder it made would belong to whoever ran it)."""
+    database = sqlite_file(url)
+    if database is not None and not os.path.lexists(database):
+        _check_creatable(database)
+
+
+def _check_creatable(database: str) -> None:
+    folder = Path(database).parent
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise _cannot_create(database, f"{existing} is not a folder")
+    try:  # a file without a name (O_TMPFILE) where possible: the one sure test, root or not
+        tempfile.TemporaryFile(dir=existing).close()
+    except OSError as exc:
+        raise _cannot_create(database, f"{existing} is not writable ({exc.strerror})") from None
+
+
+def _cannot_create(database: str, reason: str) -> StoreError:
+    return StoreError(f"cannot create state database {database}: {reason}")
+
+
+def _create_sqlite_file(database: str) -> None:
+    """Creates the database file 0600 (a umask can only take bits off) before SQLite
+    would create it 0644: it holds entry text, channel errors and source URLs, which may
+    carry tokens. SQLite gives its -wal and -shm files the database file's mode. An
+    existing file keeps its mode."""
+    if os.path.lexists(database):
+        return
+    _check_creatable(database)
+    try:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:  # another process made it first
+        pass
+    except OSError as exc:
+        raise _cannot_create(database, exc.strerror or str(exc)) from None
+
+
 def connect(url: str, busy_timeout: float) -> Engine:
-    if not url.startswith("sqlite"):
+    parsed = parse_url(url)
+    if parsed.get_backend_name() != "sqlite":
         # No ping before each use (a round trip a transaction): a connection found dead
         # fails its transaction, which is redone, and SQLAlchemy then renews the pool.
         return sa.create_engine(
-            url,
+            parsed,
             pool_size=10,
             connect_args={"connect_timeout": max(1, int(busy_timeout))},
         )
     database = sqlite_file(url)
     if database:
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        _create_sqlite_file(database)
     engine = sa.create_engine(url, connect_args={"timeout": busy_timeout})
 
     @sa.event.listens_for(engine, "connect")
