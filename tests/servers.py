@@ -45,12 +45,13 @@ class Route:
 
 
 class LocalServer:
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[Received] = []
         self.accepted: list[Received] = []  # POSTs answered with a success
         self.post_script: list[int] = []  # statuses for the next POSTs; then 200
         self.hanging = False  # POSTs wait, unanswered, until the server closes
+        self.post_delay = 0.0  # seconds each POST takes to answer
         self._release = threading.Event()
         server = self
 
@@ -88,6 +89,8 @@ class LocalServer:
                 got = self._record()
                 if server.hanging:
                     server._release.wait(60)
+                elif server.post_delay:
+                    server._release.wait(server.post_delay)
                 status = server.post_script.pop(0) if server.post_script else 200
                 if status < 300:
                     server.accepted.append(got)
@@ -115,7 +118,8 @@ class LocalServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.host = host
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -124,7 +128,7 @@ class LocalServer:
         return int(self.server.server_address[1])
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def serve(self, path: str, body: bytes | str = b"", **options: Any) -> Route:
         data = body.encode() if isinstance(body, str) else body

@@ -43,18 +43,18 @@ def test_run_stops_on_sigint_too(seed_copy: Path, make_config) -> None:
 
 
 @pytest.mark.parametrize(
-    ("owner", "next_due", "lease_until", "expected"),
+    ("owner", "next_due", "alive", "expected"),
     [
-        (None, 90.0, None, True),  # due, free
-        (None, 110.0, None, False),  # polled by someone else, not due again yet
-        ("b", 90.0, 130.0, False),  # due, but b's lease runs: b is polling it
-        ("b", 90.0, 99.0, True),  # b's lease ran out (b died): taken over
-        ("a", 110.0, 130.0, True),  # this instance's own claim, as last read
+        (None, 90.0, False, True),  # due, free
+        (None, 110.0, False, False),  # polled by someone else, not due again yet
+        ("b", 90.0, True, False),  # due, but b is alive and polling it
+        ("b", 90.0, False, True),  # b died while polling it: taken over at once
+        ("a", 110.0, True, True),  # this instance's own claim, as last read
     ],
 )
 def test_an_instance_skips_claims_it_would_lose(
-    owner: str | None, next_due: float, lease_until: float | None, expected: bool
+    owner: str | None, next_due: float, alive: bool, expected: bool
 ) -> None:
-    row = ClaimRow("live", next_due, owner, lease_until, None, None)
+    row = ClaimRow("live", next_due, owner, alive, None, None)
     assert claimable(row, "a", now=100.0) is expected
     assert claimable(None, "a", now=100.0)  # a source not read yet: try the claim

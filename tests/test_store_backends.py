@@ -106,38 +106,62 @@ def test_unchanged_polls_and_failures_are_noted(store_url: str) -> None:
         store.close()
 
 
-def test_claims_one_holder_lease_and_due_time(store_url: str) -> None:
-    store = Store(store_url)
+def test_claims_one_holder_while_it_lives_and_due_time(store_url: str) -> None:
+    a, b = Store(store_url), Store(store_url)
     try:
+        a.register("a")
+        b.register("b")
         now = time.time()
-        assert store.claim("live", "a", lease=10, now=now)
-        assert not store.claim("live", "b", lease=10, now=now + 1)  # a holds it
-        store.release("live", "a", next_due=now + 60)
-        assert not store.claim("live", "b", lease=10, now=now + 2)  # not due yet
-        assert store.claim("live", "b", lease=10, now=now + 61)
-        assert not store.claim("live", "a", lease=10, now=now + 62)
-        # b died holding it: once its lease is over, a takes it.
-        assert store.claim("live", "a", lease=10, now=now + 72)
-        (row,) = store.claim_rows()
-        assert (row.owner, row.last_owner) == ("a", "a")  # b never gave it back
-        # A channel claim is not about due times: the holder renews it at will.
-        assert store.claim("channel:hook", "a", lease=5, due=False)
-        assert store.claim("channel:hook", "a", lease=5, due=False)
-        assert not store.claim("channel:hook", "b", lease=5, due=False)
+        assert a.claim("live", "a", now=now)
+        assert not b.claim("live", "b", now=now + 1)  # a holds it
+        a.release("live", "a", next_due=now + 60)
+        assert not b.claim("live", "b", now=now + 2)  # not due yet
+        assert b.claim("live", "b", now=now + 61)
+        assert not a.claim("live", "a", now=now + 62)  # b is alive and holds it
+        assert b.holds("live", "b") and not a.holds("live", "a")
+        b.close()  # b dies holding it: a takes it at once, no lease to wait out
+        assert a.claim("live", "a", now=now + 63)
+        (row,) = a.claim_rows()
+        assert (row.owner, row.alive, row.last_owner) == ("a", True, "a")  # b never gave it back
+        # A channel claim is not about due times: the holder keeps it while it lives.
+        assert a.claim("channel:hook", "a", due=False)
+        assert a.claim("channel:hook", "a", due=False)
+        c = Store(store_url)
+        try:
+            c.register("c")
+            assert not c.claim("channel:hook", "c", due=False)
+        finally:
+            c.close()
     finally:
-        store.close()
+        a.close()
+        b.close()
+
+
+def test_an_instance_name_is_held_by_one_process(store_url: str) -> None:
+    first, second = Store(store_url), Store(store_url)
+    try:
+        first.register("desk-1")
+        with pytest.raises(StoreError, match="instance name 'desk-1' is in use"):
+            second.register("desk-1")
+        first.close()
+        second.register("desk-1")  # free again once its holder is gone
+    finally:
+        first.close()
+        second.close()
 
 
 def test_a_source_claim_reads_its_targets_rows_or_nothing(store_url: str) -> None:
     store = Store(store_url)
     try:
+        store.register("a")
+        store.register("b")
         poll(store, ENTRIES)
         now = time.time()
         targets = [TARGET.name, "live/new.txt"]  # one stored, one not seen yet
-        rows = store.claim_source("live", "a", 10, now, targets)
+        rows = store.claim_source("live", "a", now, targets)
         assert rows is not None and list(rows) == [TARGET.name]
         assert rows[TARGET.name].etag == "etag" and rows[TARGET.name].baselined
-        assert store.claim_source("live", "b", 10, now + 1, targets) is None  # a holds it
+        assert store.claim_source("live", "b", now + 1, targets) is None  # a holds it
     finally:
         store.close()
 
@@ -145,12 +169,14 @@ def test_a_source_claim_reads_its_targets_rows_or_nothing(store_url: str) -> Non
 def test_claims_race_has_one_winner(store_url: str) -> None:
     stores = [Store(store_url) for _ in range(4)]
     try:
+        for n, store in enumerate(stores):
+            store.register(f"i{n}")
         barrier = threading.Barrier(4)
         now = time.time()
 
         def attempt(n: int) -> bool:
             barrier.wait()
-            return stores[n].claim("contested", f"i{n}", lease=30, now=now)
+            return stores[n].claim("contested", f"i{n}", now=now)
 
         with ThreadPoolExecutor(4) as pool:
             wins = list(pool.map(attempt, range(4)))
@@ -158,6 +184,21 @@ def test_claims_race_has_one_winner(store_url: str) -> None:
     finally:
         for store in stores:
             store.close()
+
+
+def test_a_claim_on_a_row_another_session_locks_answers_at_once(pg_url: str) -> None:
+    """SKIP LOCKED: an instance never waits on a claim another one is taking."""
+    store = Store(pg_url, busy_timeout=10)
+    try:
+        store.register("b")
+        store.ensure_claims(["live"])
+        with store.engine.connect() as other:
+            other.execute(sa.select(claims).where(claims.c.name == "live").with_for_update())
+            started = time.monotonic()
+            assert not store.claim("live", "b")
+            assert time.monotonic() - started < 1.0
+    finally:
+        store.close()
 
 
 def test_migrates_an_older_database(store_url: str) -> None:
@@ -171,7 +212,19 @@ def test_migrates_an_older_database(store_url: str) -> None:
         assert sa.inspect(store.engine).has_table("claims")
         with store.engine.connect() as conn:
             assert conn.execute(sa.select(meta.c.value)).scalar() == str(SCHEMA_VERSION)
-        assert store.claim("live", "a", lease=10)
+        store.register("a")
+        assert store.claim("live", "a")
+    finally:
+        store.close()
+    store = Store(store_url)
+    with store.engine.begin() as conn:  # version 3: claims still had leases
+        conn.execute(sa.text("ALTER TABLE claims ADD COLUMN lease_until FLOAT"))
+        conn.execute(meta.update().where(meta.c.key == "schema").values(value="3"))
+    store.close()
+    store = Store(store_url)
+    try:
+        columns = {c["name"] for c in sa.inspect(store.engine).get_columns("claims")}
+        assert "lease_until" not in columns and "owner" in columns
     finally:
         store.close()
 

@@ -18,6 +18,7 @@ from typing import Any
 from watcher.config import Config
 from watcher.notify.render import render_diff
 from watcher.pipeline import Pipeline, PollResult
+from watcher.sources.workers import ParserPool
 from watcher.store import Store, StoreError
 
 SOURCES_PER_WORKER = 200  # fewer than this per process, and forking costs more than it saves
@@ -49,9 +50,11 @@ def event_line(result: PollResult) -> list[dict[str, Any]]:
 
 def check_shard(config: Config, names: list[str]) -> CheckOutcome:
     store = Store(config.state_url, config.lock_timeout)
+    parsers = ParserPool(config.limits)  # one parser process beside each shard's process
     try:
-        results = asyncio.run(Pipeline(config, store, names).poll_all())
+        results = asyncio.run(Pipeline(config, store, parsers, names).poll_all())
     finally:
+        parsers.close()
         store.close()
     outcome = CheckOutcome()
     for result in results:

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -58,7 +59,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         outcome = check(config, workers)
         store = Store(config.state_url, config.lock_timeout)
         try:
-            Outbox(store, config.channels, config.duplicates).drain(due_only=False)
+            # A name of its own: a daemon of this instance may be draining the channels.
+            me = f"{config.instance_name}:check:{os.getpid()}"
+            store.register(me)
+            Outbox.of(store, config).drain(me, due_only=False)
         finally:
             store.close()
     if args.json:
@@ -189,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
         "run", cmd_run, "run the daemon: poll every source on its interval and send alerts"
     )
     run.add_argument(
-        "--instance", help="this instance's name, when several share a database (default: host:pid)"
+        "--instance",
+        help="this instance's name, when several share a database (default: the host name)",
     )
     check = command("check", cmd_check, "poll every source once, send alerts, exit")
     check.add_argument(

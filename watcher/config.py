@@ -30,6 +30,7 @@ from pydantic import (
 
 from watcher import log
 from watcher.rules import parse_keyword
+from watcher.sanitize import Limits
 from watcher.sources import TAG_SUFFIX, AnySourceConfig
 from watcher.sources.base import SourceConfig
 from watcher.sources.http import FetchConfig
@@ -215,10 +216,16 @@ class Config(_Model):
     notify: list[str] = [CONSOLE]
     duplicates: DuplicatesConfig = DuplicatesConfig()
     fetch: FetchConfig = FetchConfig()
+    limits: Limits = Limits()
+    # History older than this is pruned (0: kept for ever); see store/retention.py.
+    retention: Duration = Field(default=90 * 86400.0, ge=0)
+    # The longest a failing source waits before its next poll, whatever it asks.
+    max_backoff: Duration = Field(default=3600.0, gt=0)
     http: HttpConfig | None = None
-    # Several instances on one database: this one's name (default: host:pid), and how
-    # long its claim on a source it polls lasts, should it die while polling.
+    # Several instances on one database: this one's name (default: the host's name).
     instance: str | None = Field(default=None, min_length=1)
+    # No longer used: claims end with their instance (store/liveness.py). Accepted so that
+    # older configs still load; the daemon says it is ignored.
     lease: Duration | None = Field(default=None, gt=0)
     sources: list[AnySourceConfig] = []
     channels: dict[str, ChannelConfig] = {}
@@ -272,21 +279,9 @@ class Config(_Model):
 
     @property
     def instance_name(self) -> str:
-        return (
-            self.instance
-            or os.environ.get("WATCHER_INSTANCE")
-            or f"{socket.gethostname()}:{os.getpid()}"
-        )
-
-    @property
-    def poll_lease(self) -> float:
-        """Long enough for any poll to end: twice the fetch timeout, at least two minutes."""
-        return self.lease if self.lease is not None else max(120.0, 2 * self.fetch.timeout)
-
-    @property
-    def channel_lease(self) -> float:
-        """An instance's hold on a channel it drains, renewed on every pass."""
-        return self.lease if self.lease is not None else 30.0
+        """Stable across restarts, so that a restarted instance finds its claims its own
+        at once: `instance:`, else $WATCHER_INSTANCE, else the host's name."""
+        return self.instance or os.environ.get("WATCHER_INSTANCE") or socket.gethostname()
 
 
 def locate(explicit: str | os.PathLike[str] | None) -> Path:
@@ -334,6 +329,7 @@ def parse(text: str, path: Path) -> Config:
     problems = [f"{where(loc)}: {_dotted(loc)}: {msg}" for loc, msg in _cross_check(config)]
     if problems:
         raise ConfigError(problems)
+    log.add_url_secrets(config.state_url)  # a database password stays out of the logs
     return config
 
 
@@ -472,7 +468,7 @@ def _dotted(loc: tuple[str | int, ...]) -> str:
 def _known_keys() -> set[str]:
     from watcher.sources import KINDS
 
-    models: list[type[BaseModel]] = [Config, RuleConfig, ChannelConfig, FetchConfig]
+    models: list[type[BaseModel]] = [Config, RuleConfig, ChannelConfig, FetchConfig, Limits]
     models += [PageSelectors, QuietHoursConfig, DuplicatesConfig, HttpConfig]
     models += [model for model, _ in KINDS.values()]
     return {name for m in models for name in m.model_fields} | {"url"}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import signal
 import threading
@@ -31,6 +32,7 @@ from watcher.metrics import Listener, Metrics
 from watcher.notify.outbox import ChannelWorkers, Outbox
 from watcher.pipeline import Pipeline, PollResult
 from watcher.sdnotify import Notifier
+from watcher.sources.workers import ParserPool
 from watcher.store import Store, StoreError
 from watcher.store.records import ClaimRow
 
@@ -38,9 +40,9 @@ logger = logging.getLogger(__name__)
 STOP_DEADLINE = 8.0  # seconds in-flight work may take once a stop is asked for
 FLUSH_TICK = 5.0  # how often unchanged polls are noted in the store
 STATUS_TICK = 10.0  # how often the status systemd shows is refreshed
-BACKOFF_CAP = 3600.0  # the longest a failing source waits, unless its interval is longer
 LATE_GRACE = 5.0  # beyond two intervals and the jitter: how late a poll may start
 CLAIMS_TICK = 5.0  # on a shared database, how old the claims this instance has read may be
+PRUNE_TICK = 3600.0  # how often history past the retention period is pruned
 
 
 def open_store(config: Config) -> Store | None:
@@ -71,29 +73,31 @@ def open_store(config: Config) -> Store | None:
             signal.signal(sig, handler)
 
 
-def backoff(interval: float, failures: int) -> float:
-    """Seconds from a failed poll to the next: the interval, doubling with each failure."""
-    return float(min(interval * 2 ** max(failures - 1, 0), max(BACKOFF_CAP, interval)))
+def backoff(interval: float, failures: int, cap: float) -> float:
+    """Seconds from a failed poll to the next: the interval, doubling with each failure,
+    up to `cap` (or the interval, if that is longer)."""
+    return float(min(interval * 2 ** min(max(failures - 1, 0), 64), max(cap, interval)))
 
 
 def claimable(row: ClaimRow | None, instance: str, now: float) -> bool:
     """Whether `instance` could claim a source whose claim row (as last read) is `row`:
-    it is due and nobody else's lease runs; a row not read yet, or this instance's own,
-    is worth the try."""
+    it is due, and no other live instance holds it; a row not read yet, or this
+    instance's own, is worth the try."""
     if row is None or row.owner == instance:
         return True
-    leased = row.owner is not None and (row.lease_until or 0.0) > now
-    return row.next_due <= now and not leased
+    held = row.owner is not None and row.alive
+    return row.next_due <= now and not held
 
 
 class Daemon:
     def __init__(self, config: Config, store: Store) -> None:
         self.config = config
         self.store = store
-        self.pipeline = Pipeline(config, store)
-        self.outbox = Outbox(store, config.channels, config.duplicates)
         self.instance = config.instance_name
-        self.workers = ChannelWorkers(self.outbox, self.instance, config.channel_lease)
+        self.parsers = ParserPool(config.limits, os.cpu_count() or 1)
+        self.pipeline = Pipeline(config, store, self.parsers, owner=self.instance)
+        self.outbox = Outbox.of(store, config)
+        self.workers = ChannelWorkers(self.outbox, self.instance)
         self.metrics = Metrics(store)
         self.notifier = Notifier()
         self.stopping = asyncio.Event()
@@ -112,8 +116,8 @@ class Daemon:
     async def _poll(self, name: str) -> None:
         """A job fired: poll the source, if this instance gets the claim on it.
 
-        Every instance on a database has a job for every source; the claim (due, and
-        nobody else's lease running) makes one of them poll it, once an interval.
+        Every instance on a database has a job for every source; the claim (due, and no
+        other live instance holding it) makes one of them poll it, once an interval.
         """
         if self.stopping.is_set():
             return
@@ -128,7 +132,6 @@ class Daemon:
                 self.store.claim_source,
                 name,
                 self.instance,
-                self.config.poll_lease,
                 started,
                 [target.name for target in targets],
             )
@@ -147,7 +150,7 @@ class Daemon:
             try:
                 next_due = self._next_due(name, results, started)
                 await self.store.call(self.store.release, name, self.instance, next_due)
-            except StoreError as exc:  # the lease runs out on its own
+            except StoreError as exc:  # kept: this instance's next poll takes it again
                 logger.error("cannot release source", extra={"source": name, "reason": str(exc)})
         self.metrics.observe(results)
         if any(r.alerts for r in results):
@@ -176,12 +179,14 @@ class Daemon:
         # that a reload removed while it was polled has no job, and no next poll to time.
         interval = job.trigger.interval.total_seconds() if job is not None else self.config.interval
         next_fire = job.next_run_time.timestamp() if job is not None and job.next_run_time else None
-        retry_after = started + max((r.retry_after or 0.0 for r in results), default=0.0)
+        cap = self.config.max_backoff
+        asked = max((r.retry_after or 0.0 for r in results), default=0.0)
+        retry_after = started + min(asked, max(cap, interval))
         if results and all(r.error for r in results):
             failures = self._failures[name] = self._failures.get(name, 0) + 1
             # A little early, so that the job firing at that time is not turned away.
             return max(
-                started + backoff(interval, failures) - min(interval * 0.1, 1.0), retry_after
+                started + backoff(interval, failures, cap) - min(interval * 0.1, 1.0), retry_after
             )
         self._failures.pop(name, None)
         due = min(started + interval, next_fire) if next_fire is not None else started + interval
@@ -247,21 +252,29 @@ class Daemon:
     def _apply(self, config: Config) -> None:
         old_pipeline, old_workers = self.pipeline, self.workers
         self.config = config
-        self.pipeline = Pipeline(config, self.store)
-        self.outbox = Outbox(self.store, config.channels, config.duplicates)
-        self.workers = ChannelWorkers(self.outbox, self.instance, config.channel_lease)
+        self.parsers.limits = config.limits
+        self.pipeline = Pipeline(config, self.store, self.parsers, owner=self.instance)
+        self.outbox = Outbox.of(self.store, config)
+        self.workers = ChannelWorkers(self.outbox, self.instance)
         gone = set(self._failures) - {s.name for s in config.sources}
         for name in gone:
             self._failures.pop(name, None)
             self._last_started.pop(name, None)
         if self.scheduler is not None:
             self._schedule(self.scheduler, None)
-        self.workers.start()
-        # The old pipeline finishes the polls it has in flight; then its client closes.
-        asyncio.get_running_loop().create_task(self._retire(old_pipeline, old_workers))
+        old_workers.halt()
+        # The old workers end their sends, and only then do the new ones start: both send
+        # as this instance, and one message must not go out from both. The old pipeline
+        # finishes the polls it has in flight; then its client closes.
+        asyncio.get_running_loop().create_task(
+            self._retire(old_pipeline, old_workers, self.workers)
+        )
 
-    async def _retire(self, pipeline: Pipeline, workers: ChannelWorkers) -> None:
-        await asyncio.to_thread(workers.stop, STOP_DEADLINE)
+    async def _retire(self, pipeline: Pipeline, old: ChannelWorkers, new: ChannelWorkers) -> None:
+        while await asyncio.to_thread(old.stop, STOP_DEADLINE):
+            logger.warning("waiting for sends in flight before reloading channels")
+        if not self.stopping.is_set() and new is self.workers:
+            new.start()
         while self._polls:
             await asyncio.wait(set(self._polls), timeout=STOP_DEADLINE)
         await pipeline.aclose()
@@ -312,6 +325,14 @@ class Daemon:
 
     async def _flush(self) -> None:
         self.pipeline.flush()
+        await self.store.call(self.store.keep_alive)
+
+    async def _prune(self) -> None:
+        if self.config.retention > 0:
+            before = time.time() - self.config.retention
+            gone = await asyncio.to_thread(self.store.prune, before)
+            if gone:
+                logger.info("pruned history", extra={"rows": gone})
 
     def stop(self) -> None:
         if not self.stopping.is_set():
@@ -321,6 +342,9 @@ class Daemon:
             self._wake.set()
 
     async def run(self) -> None:
+        self.store.register(self.instance)
+        if self.config.lease is not None:
+            logger.warning("lease: is no longer used; claims end with their instance")
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop)
@@ -333,7 +357,10 @@ class Daemon:
         if self.config.http is not None:
             listener = Listener(self.config.http.listen, self.metrics, self.health)
             await listener.start()
-        background = [asyncio.create_task(self._every(FLUSH_TICK, self._flush))]
+        background = [
+            asyncio.create_task(self._every(FLUSH_TICK, self._flush)),
+            asyncio.create_task(self._every(PRUNE_TICK, self._prune)),
+        ]
         ping = self.notifier.watchdog_interval()
         if ping is not None:
             background.append(
@@ -354,6 +381,7 @@ class Daemon:
             for task in late:
                 task.cancel()
             await self.pipeline.aclose()
+            await asyncio.to_thread(self.parsers.close)
             # Sends in flight get what is left of the deadline; what is unsent stays pending.
             busy = await asyncio.to_thread(self.workers.stop, STOP_DEADLINE / 2)
             if busy:

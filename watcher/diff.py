@@ -90,7 +90,8 @@ def compare(
 
     slots: list[Slot] = []
     changes: list[Change] = []
-    taken = {s.key for s in stored}
+    # Keys made for keyless entries must not be any entry's own key, stored or shown.
+    taken = {s.key for s in stored} | {e.key for e in entries if e.key is not None}
     for i, entry in enumerate(entries):
         old = match.get(i)
         if old is None:
@@ -124,10 +125,15 @@ def _match_by_content(
     match: dict[int, StoredEntry],
     ignore: tuple[str, ...],
 ) -> None:
-    """Pair keyless snapshot entries with unmatched stored ones, in place."""
+    """Pair unmatched snapshot entries with unmatched stored ones, in place.
+
+    Keyless entries pair exactly, then by similarity. An entry with a key not stored
+    pairs only with an identical unmatched one: a source that gives its entries new ids
+    on every poll would otherwise have every entry alerted as new each time.
+    """
     used = {s.id for s in match.values()}
     free = [s for s in stored if s.id not in used]
-    todo = [i for i, e in enumerate(entries) if e.key is None and i not in match]
+    todo = [i for i in range(len(entries)) if i not in match]
     if not free or not todo:
         return
 
@@ -140,7 +146,7 @@ def _match_by_content(
         same = by_text.get(normalize(entries[i].document, ignore))
         if same:
             match[i] = same.pop(0)
-        else:
+        elif entries[i].key is None:
             rest.append(i)
     used = {s.id for s in match.values()}
     free = [s for s in free if s.id not in used]

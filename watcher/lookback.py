@@ -13,8 +13,9 @@ from typing import TextIO
 from watcher.config import Config
 from watcher.diff import word_diff
 from watcher.model import document
-from watcher.notify.render import Format, printable, render_diff
+from watcher.notify.render import Format, render_diff
 from watcher.store import Store
+from watcher.text import printable
 
 
 class NotFound(Exception):
@@ -49,7 +50,7 @@ def status(config: Config, store: Store, out: TextIO) -> int:
         claim = held.get(name)
         if claim is None:
             return "-"
-        if claim.owner and (claim.lease_until or 0) > now:
+        if claim.owner and claim.alive:
             return f"{claim.owner} (now)"
         return claim.last_owner or "-"
 

@@ -14,9 +14,11 @@ class Kind(StrEnum):
     NEW = "new"
     UPDATED = "updated"
     REMOVED = "removed"
-    # A source's own state, alerted on the `errors` channel: it went down, it came back.
+    # A source's own state, alerted on the `errors` channel: it went down, it came back,
+    # or one poll changed too many entries to alert each (held until confirmed).
     DOWN = "down"
     UP = "up"
+    FLOOD = "flood"
 
 
 # One word-diff operation, as diff-match-patch gives it: -1 deleted, 0 kept, 1 inserted.

@@ -1,9 +1,10 @@
 """One poll of one target, end to end: fetch -> parse -> diff -> rules -> store + outbox.
 
-Fetching is the only slow I/O and happens outside any transaction; what follows runs in
+Fetching is the only slow I/O and happens outside any transaction; parsing runs in a
+worker process under a deadline (sources/workers.py); diffing, tagging and saving run in
 the poll's one transaction. A target that fails leaves its stored state untouched, and so
-does a poll that would remove more than half of a source's entries, until the next poll
-confirms it.
+does a suspect poll (one that would remove more than half of a source's entries, or
+change more of them than `limits.events`), until the next poll confirms it.
 """
 
 from __future__ import annotations
@@ -12,17 +13,18 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from watcher import log, sources
 from watcher.config import Config
-from watcher.diff import compare
+from watcher.diff import Comparison, compare
 from watcher.failpoints import failpoint
-from watcher.model import Alert
+from watcher.model import Alert, Kind, Snapshot
 from watcher.rules import Ruleset
 from watcher.sources.base import Fetched, SourceContext, SourceError, SourceKind, Target
 from watcher.sources.http import HttpFetcher
+from watcher.sources.workers import ParserPool
 from watcher.store import SourceRow, Store, StoreError, Touch
 
 logger = logging.getLogger(__name__)
@@ -36,7 +38,7 @@ class PollResult:
     alerts: list[Alert] = field(default_factory=list)
     error: str | None = None
     retry_after: float | None = None
-    held: bool = False
+    held: str | None = None  # why the poll was held back, unsaved
     unchanged: bool = False  # not modified, or the same bytes: nothing parsed
     seconds: float = 0.0
 
@@ -44,7 +46,7 @@ class PollResult:
     def outcome(self) -> str:
         if self.error is not None:
             return "failed"
-        if self.held:
+        if self.held is not None:
             return "held"
         return "unchanged" if self.unchanged else "changed"
 
@@ -54,11 +56,53 @@ def mass_removal(removed: int, stored: int) -> bool:
     return removed * 2 > stored
 
 
+@dataclass(frozen=True)
+class Suspect:
+    """A poll to hold back until the next one does the same (the same `signature`)."""
+
+    signature: str
+    why: str
+    flood: bool  # too many changes: once confirmed, saved without an alert for each
+
+
+def suspect(comparison: Comparison, stored: int, max_changes: int | None) -> Suspect | None:
+    """Whether a poll is suspect: it removes most entries, or (when it would alert)
+    changes more than `max_changes`."""
+    if mass_removal(len(comparison.removed), stored):
+        return Suspect(
+            _signature(s.key for s in comparison.removed),
+            f"it would remove {len(comparison.removed)} of {stored} entries",
+            flood=False,
+        )
+    if max_changes is not None and len(comparison.changes) > max_changes:
+        return Suspect(
+            _signature(f"{c.kind.value} {c.key}" for c in comparison.changes),
+            f"{len(comparison.changes)} changes in one poll, more than {max_changes}",
+            flood=True,
+        )
+    return None
+
+
+def _signature(parts: Iterable[str]) -> str:
+    return hashlib.sha256("\x00".join(sorted(parts)).encode()).hexdigest()
+
+
 class Pipeline:
-    def __init__(self, config: Config, store: Store, names: Sequence[str] | None = None) -> None:
-        """The pipeline of the named sources of `config` (all of them by default)."""
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        parsers: ParserPool,
+        names: Sequence[str] | None = None,
+        owner: str | None = None,
+    ) -> None:
+        """The pipeline of the named sources of `config` (all of them by default);
+        `parsers` belongs to the caller, who closes it. With `owner`, polls are made
+        under that instance's claims, and saved only while it holds them."""
         self.config = config
         self.store = store
+        self.parsers = parsers
+        self.owner = owner
         self.rules = Ruleset(config.rules, config.notify)
         self.http = HttpFetcher(config.fetch)
         context = SourceContext(base_dir=config.base_dir, http=self.http)
@@ -111,53 +155,82 @@ class Pipeline:
             reason = "nothing matches this source's path"
             logger.warning("poll failed", extra={"source": name, "reason": reason})
             return [PollResult(Target(name, name, ""), error=reason)]
-        polls = [self.poll_target(kind, t, rows) for t in targets]
+        polls = [self.poll_target(kind, t, rows.get(t.name)) for t in targets]
         return list(await asyncio.gather(*polls))
 
     async def poll_target(
-        self, kind: SourceKind, target: Target, rows: dict[str, SourceRow]
+        self, kind: SourceKind, target: Target, row: SourceRow | None
     ) -> PollResult:
-        kind_name = sources.kind_of(kind.config)
+        """One poll. Whatever goes wrong is this target's failure alone: logged, noted in
+        the store (shown by `status`, told once to the errors channel), never raised."""
         started = time.monotonic()
         try:
-            row = rows.get(target.name)
-            etag, last_modified = (row.etag, row.last_modified) if row else (None, None)
-            fetched = await kind.fetch(target, etag, last_modified)
-            body = fetched.body
-            digest = hashlib.sha256(body).hexdigest() if body is not None else None
-            if row is not None and (digest is None or digest == row.content_hash):
-                # Nothing new: not parsed, not diffed.
-                self._touch(Touch(row.id, fetched.etag, fetched.last_modified))
-                return PollResult(target, unchanged=True, seconds=time.monotonic() - started)
-            if digest is None:  # not modified, says a source we have no state of
-                raise SourceError("the source answered 'not modified' to a first request")
-            result = await self.store.call(self._commit, kind, kind_name, target, fetched, digest)
+            result = await self._poll(kind, target, row)
         except SourceError as exc:
-            reason = str(exc)
-            logger.warning("poll failed", extra={"source": target.name, "reason": reason})
-            try:
-                await self.store.call(
-                    self.store.record_failure, target, kind_name, reason, self.errors_to
-                )
-            except StoreError as store_exc:
-                logger.error("cannot note failure", extra={"reason": str(store_exc)})
-            seconds = time.monotonic() - started
-            return PollResult(target, error=reason, retry_after=exc.retry_after, seconds=seconds)
+            result = await self._failed(kind, target, str(exc), exc.retry_after, exc.bad_hash)
         except StoreError as exc:
-            logger.error("poll not saved", extra={"source": target.name, "reason": str(exc)})
-            return PollResult(target, error=str(exc), seconds=time.monotonic() - started)
+            if exc.retryable:  # the database, not the source: nothing to note it in
+                logger.error("poll not saved", extra={"source": target.name, "reason": str(exc)})
+                result = PollResult(target, error=str(exc))
+            else:
+                result = await self._failed(kind, target, f"not saved: {exc}")
+        except Exception as exc:
+            logger.exception("poll failed unexpectedly", extra={"source": target.name})
+            result = await self._failed(kind, target, f"{type(exc).__name__}: {exc}")
         result.seconds = time.monotonic() - started
         ms = round(result.seconds * 1000)
-        if result.held:
+        if result.held is not None:
             logger.warning(
-                "poll held: it would remove most entries; the next poll must confirm it",
-                extra={"source": target.name, "ms": ms},
+                "poll held until the next poll confirms it",
+                extra={"source": target.name, "reason": result.held, "ms": ms},
             )
-        else:
+        elif result.error is None and not result.unchanged:
             logger.info(
                 "polled", extra={"source": target.name, "events": len(result.alerts), "ms": ms}
             )
         return result
+
+    async def _poll(self, kind: SourceKind, target: Target, row: SourceRow | None) -> PollResult:
+        etag, last_modified = (row.etag, row.last_modified) if row else (None, None)
+        fetched = await kind.fetch(target, etag, last_modified)
+        body = fetched.body
+        digest = hashlib.sha256(body).hexdigest() if body is not None else None
+        if row is not None and (digest is None or digest == row.content_hash):
+            # Nothing new: not parsed, not diffed.
+            self._touch(Touch(row.id, fetched.etag, fetched.last_modified))
+            return PollResult(target, unchanged=True)
+        if digest is None:  # not modified, says a source we have no state of
+            raise SourceError("the source answered 'not modified' to a first request")
+        if row is not None and digest == row.bad_hash:
+            logger.info("not parsed: this document failed before", extra={"source": target.name})
+            raise SourceError(row.last_error or "unreadable", bad_hash=digest)
+        try:
+            snapshot = await self.parsers.parse(kind.parser(), fetched, target)
+        except SourceError as exc:
+            raise SourceError(str(exc), bad_hash=digest) from None
+        return await self.store.call(self._commit, kind, target, fetched, digest, snapshot)
+
+    async def _failed(
+        self,
+        kind: SourceKind,
+        target: Target,
+        reason: str,
+        retry_after: float | None = None,
+        bad_hash: str | None = None,
+    ) -> PollResult:
+        logger.warning("poll failed", extra={"source": target.name, "reason": reason})
+        try:
+            await self.store.call(
+                self.store.record_failure,
+                target,
+                sources.kind_of(kind.config),
+                reason,
+                self.errors_to,
+                bad_hash,
+            )
+        except Exception as exc:
+            logger.error("cannot note failure", extra={"reason": str(exc)})
+        return PollResult(target, error=reason, retry_after=retry_after)
 
     def _touch(self, touch: Touch) -> None:
         self._touches.append(touch)
@@ -165,22 +238,26 @@ class Pipeline:
             self.flush()
 
     def _commit(
-        self, kind: SourceKind, kind_name: str, target: Target, fetched: Fetched, digest: str
+        self, kind: SourceKind, target: Target, fetched: Fetched, digest: str, snapshot: Snapshot
     ) -> PollResult:
-        snapshot = kind.parse(fetched, target)
         config = kind.config
-        with self.store.poll(target, kind_name) as tx:
+        with self.store.poll(target, sources.kind_of(config), self.owner) as tx:
             stored = tx.entries()
             if stored and not snapshot.entries:
                 raise SourceError(f"no entries found; keeping the {len(stored)} stored ones")
             comparison = compare(stored, snapshot, config.ignore)
-            if mass_removal(len(comparison.removed), len(stored)) and tx.source.held_since is None:
-                tx.hold()
-                return PollResult(target, held=True)
             alerting = tx.source.baselined or config.baseline == "alert"
+            limit = self.config.limits.events if alerting else None
+            doubt = suspect(comparison, len(stored), limit)
+            if doubt is not None and tx.source.held != doubt.signature:
+                if doubt.flood and tx.source.held_since is None:
+                    tx.tell(Kind.FLOOD, doubt.why, self.errors_to)
+                tx.hold(doubt.signature)
+                return PollResult(target, held=doubt.why)
+            flood = doubt is not None and doubt.flood
             events = (
                 [self.rules.tag(c, config.name, config.notify) for c in comparison.changes]
-                if alerting
+                if alerting and not flood
                 else []
             )
             saved = tx.save(

@@ -145,3 +145,18 @@ def slug(text: str, limit: int = 60) -> str:
             break
         out = candidate
     return out or "entry"
+
+
+# Terminal escape sequences (CSI; OSC, DCS and the other strings, when terminated; any
+# other ESC with what follows it), C0 controls but tab and newline, DEL, C1, and the
+# bidi marks, overrides and isolates that make text read other than it is stored.
+_UNPRINTABLE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[ -/]*[0-~]?"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def printable(text: str) -> str:
+    """`text` without what would act on a terminal (clear it, retitle the window, hide a
+    link) or reorder what a reader sees; tabs and newlines stay."""
+    return _UNPRINTABLE.sub("", text)

@@ -9,6 +9,7 @@ and in the log. Nothing is dropped silently.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -21,11 +22,12 @@ from zoneinfo import ZoneInfo
 from watcher.failpoints import failpoint
 from watcher.log import redact
 from watcher.notify.policy import Message, Pending, Policy, QuietHours, Sent, fingerprint, plan
-from watcher.notify.render import render, render_digest
+from watcher.notify.render import clipped, render, render_digest
+from watcher.sanitize import Limits
 from watcher.store import Delivery, Store
 
 if TYPE_CHECKING:
-    from watcher.config import ChannelConfig, DuplicatesConfig
+    from watcher.config import ChannelConfig, Config, DuplicatesConfig
     from watcher.notify.channels import Channel
 
 logger = logging.getLogger(__name__)
@@ -66,13 +68,23 @@ class Outbox:
         channels: Mapping[str, ChannelConfig],
         duplicates: DuplicatesConfig,
         clock: Callable[[], float] = time.time,
+        alert_chars: int = Limits().alert_chars,
     ) -> None:
+        """`alert_chars`: the most of an entry's text (and of its changes) one alert
+        carries; the store keeps more."""
         self.store = store
         self.configs = channels
         self.duplicates = duplicates
         self.clock = clock
+        self.alert_chars = alert_chars
         self._channels: dict[str, Channel] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, store: Store, config: Config) -> Outbox:
+        return cls(
+            store, config.channels, config.duplicates, alert_chars=config.limits.alert_chars
+        )
 
     def channel(self, name: str) -> Channel | None:
         """The named channel, made on first use: Apprise loads only when there is mail."""
@@ -84,14 +96,27 @@ class Outbox:
                 self._channels[name] = Channel(name, config.urls, config.format)
             return self._channels.get(name)
 
-    def drain(self, due_only: bool = True) -> None:
-        """One pass over every channel with pending deliveries (the `check` command)."""
+    def drain(self, owner: str, due_only: bool = True) -> None:
+        """One pass over every channel with pending deliveries (the `check` command), as
+        the registered instance `owner`: a channel that a running daemon drains is left
+        to it."""
         for name in sorted({d.channel for d in self.store.pending()}):
-            self.run_channel(name, due_only)
+            claim = f"channel:{name}"
+            if not self.store.claim(claim, owner, due=False):
+                logger.info("channel left to the instance that drains it", extra={"channel": name})
+                continue
+            try:
+                self.run_channel(name, functools.partial(self.store.holds, claim, owner), due_only)
+            finally:
+                self.store.release(claim, owner)
 
-    def run_channel(self, name: str, due_only: bool = True) -> float | None:
+    def run_channel(
+        self, name: str, fence: Callable[[], bool], due_only: bool = True
+    ) -> float | None:
         """Sends what the channel's policy allows now; returns when to look again.
 
+        `fence` is asked before each message: whether this process still holds the
+        channel. A no ends the pass, and the message stays pending for the holder.
         With `due_only` False, deliveries waiting for a retry are tried at once.
         """
         now = self.clock()
@@ -128,6 +153,9 @@ class Outbox:
             logger.info("alert not sent", extra={"channel": name, "reason": reason})
         by_id = {d.id: d for d in pending}
         for message in decided.send:
+            if not fence():
+                logger.warning("channel no longer held; pass ended", extra={"channel": name})
+                return None
             self._send(name, message, [by_id[p.id] for p in message.deliveries], config.max_age)
         return decided.wake_at
 
@@ -137,15 +165,13 @@ class Outbox:
             channel = self.channel(name)
             assert channel is not None
             config = self.configs[name]
+            groups = [[clipped(p.alert, self.alert_chars) for p in g] for g in message.groups]
             if message.digest:
-                groups = [[p.alert for p in group] for group in message.groups]
                 title, body = render_digest(groups, channel.format)
             else:
-                (group,) = message.groups
-                sources = list(dict.fromkeys(p.alert.source for p in group))
-                title, body = render(
-                    group[0].alert, channel.format, config.title, config.body, sources
-                )
+                (group,) = groups
+                sources = list(dict.fromkeys(alert.source for alert in group))
+                title, body = render(group[0], channel.format, config.title, config.body, sources)
             result = channel.send(title, body)
             ok, detail = result.ok, result.detail
         except Exception as exc:  # one broken alert must not stop the others
@@ -172,20 +198,18 @@ class Outbox:
         logger.warning("alert not sent; will retry", extra={**fields, "retry_in": f"{delay:.0f}s"})
 
 
-CHANNEL_LEASE = 30.0  # how long an instance holds a channel it drains, renewed each pass
-
-
 class ChannelWorkers:
     """One thread a channel in the daemon: a channel that hangs holds up nothing else.
 
     Instances sharing a database take turns on a channel through a claim: one drains it
     at a time, so that each alert is sent once and the channel's digests and limits hold.
+    The claim is the instance's until it stops or dies (store/liveness.py), and is
+    checked before every message, however long a pass takes.
     """
 
-    def __init__(self, outbox: Outbox, instance: str, lease: float = CHANNEL_LEASE) -> None:
+    def __init__(self, outbox: Outbox, instance: str) -> None:
         self.outbox = outbox
         self.instance = instance
-        self.lease = lease
         self._stop = threading.Event()
         self._kicks = {name: threading.Event() for name in outbox.configs}
         self._threads = [
@@ -202,34 +226,46 @@ class ChannelWorkers:
         for event in self._kicks.values():
             event.set()
 
+    def halt(self) -> None:
+        """No message starts from now on; sends in flight end as they will."""
+        self._stop.set()
+        self.kick()
+
     def stop(self, deadline: float) -> list[str]:
         """Stops the workers; returns the channels still busy sending after `deadline`
         seconds (their threads are left behind, and their alerts stay pending)."""
-        self._stop.set()
-        self.kick()
+        self.halt()
         end = time.monotonic() + deadline
         for thread in self._threads:
-            thread.join(max(0.0, end - time.monotonic()))
+            if thread.ident is not None:  # started
+                thread.join(max(0.0, end - time.monotonic()))
+        return self.busy()
+
+    def busy(self) -> list[str]:
+        """The channels whose threads have not ended yet."""
         return [t.name.removeprefix("channel-") for t in self._threads if t.is_alive()]
 
     def _run(self, name: str) -> None:
         kick = self._kicks[name]
         store, claim = self.outbox.store, f"channel:{name}"
+
+        def fence() -> bool:  # not stopping (a reload's new workers take over), and ours
+            return not self._stop.is_set() and store.holds(claim, self.instance)
+
         held = False
         while not self._stop.is_set():
             wake_at = None
             try:
-                held = store.claim(claim, self.instance, self.lease, due=False)
+                held = store.claim(claim, self.instance, due=False)
                 if held:
-                    wake_at = self.outbox.run_channel(name)
+                    wake_at = self.outbox.run_channel(name, fence)
             except Exception:
                 logger.exception("delivery pass failed; will try again", extra={"channel": name})
-            idle = min(IDLE, self.lease / 3)  # back before the claim runs out
-            wait = idle if wake_at is None else min(max(wake_at - self.outbox.clock(), 0.05), idle)
+            wait = IDLE if wake_at is None else min(max(wake_at - self.outbox.clock(), 0.05), IDLE)
             kick.wait(wait)
             kick.clear()
         if held:
             try:
                 store.release(claim, self.instance)
-            except Exception:  # the lease runs out on its own
+            except Exception:  # kept: this instance takes it again when it starts
                 logger.exception("cannot release channel", extra={"channel": name})

@@ -12,6 +12,7 @@ http(s) URLs become links.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from collections.abc import Iterable, Sequence
@@ -23,7 +24,8 @@ from urllib.parse import quote, urlsplit
 from markupsafe import Markup
 
 from watcher.model import Alert, DiffOp, Kind, Match
-from watcher.text import first_sentence
+from watcher.sanitize import CUT, cut
+from watcher.text import first_sentence, printable
 
 if TYPE_CHECKING:
     import jinja2
@@ -62,6 +64,7 @@ LABELS = {
     Kind.REMOVED: "Removed",
     Kind.DOWN: "Source down",
     Kind.UP: "Source back",
+    Kind.FLOOD: "Too many changes",
 }
 
 DEFAULT_TITLE = "{{ label }}: {{ title }}"
@@ -95,13 +98,6 @@ SAMPLE = Alert(
 )
 
 
-# Terminal escape sequences (CSI; OSC, DCS and the other strings, when terminated; any
-# other ESC with what follows it), C0 controls but tab and newline, DEL, C1, and the
-# bidi marks, overrides and isolates that make text read other than it is stored.
-_UNPRINTABLE = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[ -/]*[0-~]?"
-    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
-)
 # Markdown that text could use to become markup: HTML, autolinks and Slack's <!channel>,
 # <@U…> and <url|text> (`<`, `>`), links and images (`[`, `]`), emphasis and code that
 # would pair with the alert's own marks, headings, and the backslash itself. An `_` inside
@@ -112,12 +108,6 @@ _MARKDOWN = re.compile(r"[\\`*~\[\]<>]|(?<![^\W_])_|_(?![^\W_])|^[ \t]*#|&(?=#?\
 # the host, brackets too: Python-Markdown reads `[x](y)` as a link even inside `<url>`.
 _URL_UNSAFE = re.compile(r"[\s<>\"'`\\^{|}]")
 _PATH_UNSAFE = re.compile(r"[\[\]]")
-
-
-def printable(text: str) -> str:
-    """`text` without what would act on a terminal (clear it, retitle the window, hide a
-    link) or reorder what a reader sees; tabs and newlines stay."""
-    return _UNPRINTABLE.sub("", text)
 
 
 def _http_url(url: str | None) -> str:
@@ -138,8 +128,26 @@ def _percent(found: re.Match[str]) -> str:
     return quote(found[0], safe="")
 
 
+def clipped(alert: Alert, limit: int) -> Alert:
+    """The alert with at most `limit` characters of entry text, and of inserted and
+    deleted text: a 9 MB entry must not become a 9 MB message. A cut is marked; matches
+    past it are not shown."""
+    diff: list[DiffOp] = []
+    room = limit
+    for op, text in alert.diff:
+        if op != 0 and len(text) > room:
+            diff.append((op, cut(text, max(room, len(CUT) + 1))))
+            break
+        diff.append((op, text))
+        room -= len(text) if op != 0 else 0
+    body = cut(alert.body, limit)
+    if body is alert.body and len(diff) == len(alert.diff):
+        return alert
+    return dataclasses.replace(alert, body=body, diff=tuple(diff))
+
+
 def headline(alert: Alert) -> str:
-    if alert.kind in (Kind.DOWN, Kind.UP):
+    if alert.kind in (Kind.DOWN, Kind.UP, Kind.FLOOD):
         return alert.source
     return alert.title or first_sentence(alert.body) or alert.key
 
@@ -182,6 +190,12 @@ def body_text(alert: Alert, fmt: Format, limit: int | None = None) -> str:
         return _paragraphs(_escape(f"{alert.source} failed: {alert.body}", fmt), fmt)
     if alert.kind is Kind.UP:
         return _paragraphs(_escape(f"{alert.source} is polled successfully again.", fmt), fmt)
+    if alert.kind is Kind.FLOOD:
+        held = (
+            f"{alert.source}: {alert.body}. The poll is held; if the next poll confirms it, "
+            "its changes are stored without an alert for each."
+        )
+        return _paragraphs(_escape(held, fmt), fmt)
     body = alert.body
     if limit is not None and len(body) > limit:
         body = body[:limit].rsplit(" ", 1)[0] + " …"

@@ -1,12 +1,14 @@
 """What every source kind provides, and the config fields every source shares.
 
 A source kind lists its targets (one live blog each), fetches a target's bytes (the only
-I/O), and parses bytes into a Snapshot (pure). The poller does the rest.
+I/O), and names the pure function that parses bytes into a Snapshot. The poller does the
+rest.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -66,12 +68,20 @@ class SourceContext:
 class SourceError(Exception):
     """One poll of one target failed; the stored state of that target stays as it was.
 
-    `retry_after` is how long the source asked us to wait (HTTP 429 and 503).
+    `retry_after` is how long the source asked us to wait (HTTP 429 and 503);
+    `bad_hash` the hash of a body that could not be read, which fails at once if it
+    comes again, unparsed.
     """
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, retry_after: float | None = None, bad_hash: str | None = None
+    ) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+        self.bad_hash = bad_hash
+
+
+Parser = Callable[[Fetched, Target], Snapshot]
 
 
 class SourceKind(ABC):
@@ -88,5 +98,7 @@ class SourceKind(ABC):
         """The target's bytes, or `Fetched(None)` when its validators say it is unchanged."""
 
     @abstractmethod
-    def parse(self, fetched: Fetched, target: Target) -> Snapshot:
-        """Entries in the fetched body; raises SourceError when it is not a live blog."""
+    def parser(self) -> Parser:
+        """The pure function that reads the fetched body into entries, raising SourceError
+        when it is not a live blog. It runs in a worker process (workers.py), so it is a
+        module-level function, or a partial of one with picklable arguments."""

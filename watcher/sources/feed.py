@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from watcher.model import Snapshot
-from watcher.sources.base import Fetched, SourceConfig, Target
+from watcher.sources.base import Fetched, Parser, SourceConfig, Target
 from watcher.sources.feedformats import parse_feed
 from watcher.sources.http import WebSource
 
@@ -29,6 +29,9 @@ class FeedSource(WebSource):
     def url(self) -> str:
         return self.config.feed
 
-    def parse(self, fetched: Fetched, target: Target) -> Snapshot:
-        body = fetched.body or b""
-        return parse_feed(body, fetched.content_type, fetched.url or target.location)
+    def parser(self) -> Parser:
+        return parse_fetched_feed
+
+
+def parse_fetched_feed(fetched: Fetched, target: Target) -> Snapshot:
+    return parse_feed(fetched.body or b"", fetched.content_type, fetched.url or target.location)

@@ -84,7 +84,7 @@ def _json_feed(body: bytes, url: str | None) -> list[Entry]:
         text = (
             html_to_text(html, url)
             if isinstance(html, str)
-            else str(item.get("content_text") or "")
+            else plain_to_text(str(item.get("content_text") or ""))
         )
         title = html_to_text(str(item.get("title") or ""))
         entries.append(
@@ -111,7 +111,11 @@ def _xml_feed(body: bytes, url: str | None) -> list[Entry] | None:
     """Entries of well-formed RSS 2.0 or Atom 1.0; None for anything else."""
     try:
         root = etree.fromstring(body, _PARSER)
-    except (etree.XMLSyntaxError, ValueError):
+    except etree.XMLSyntaxError as exc:
+        if "depth" in str(exc).lower():  # over libxml2's limit: feedparser would only be slower
+            raise SourceError(f"XML nested too deeply ({exc})") from None
+        return None
+    except ValueError:
         return None
     if root.tag == "rss":
         channel = root.find("channel")

@@ -14,7 +14,14 @@ from pydantic import Field
 
 from watcher.model import Snapshot
 from watcher.sources import textblog
-from watcher.sources.base import Fetched, SourceConfig, SourceError, SourceKind, Target
+from watcher.sources.base import (
+    Fetched,
+    Parser,
+    SourceConfig,
+    SourceError,
+    SourceKind,
+    Target,
+)
 
 
 class FileSourceConfig(SourceConfig):
@@ -57,20 +64,24 @@ class FileSource(SourceKind):
         except OSError as exc:
             raise SourceError(f"cannot read {target.location}: {exc.strerror}") from None
 
-    def parse(self, fetched: Fetched, target: Target) -> Snapshot:
-        body = fetched.body or b""
-        if not body.strip():
-            raise SourceError("empty file")
-        if b"\x00" in body:
-            raise SourceError("binary file (it contains NUL bytes)")
-        try:
-            text = body.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise SourceError(f"not UTF-8 text (invalid byte at offset {exc.start})") from None
-        try:
-            return textblog.snapshot(text)
-        except textblog.ParseError as exc:
-            raise SourceError(str(exc)) from None
+    def parser(self) -> Parser:
+        return parse_text_file
+
+
+def parse_text_file(fetched: Fetched, target: Target) -> Snapshot:
+    body = fetched.body or b""
+    if not body.strip():
+        raise SourceError("empty file")
+    if b"\x00" in body:
+        raise SourceError("binary file (it contains NUL bytes)")
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"not UTF-8 text (invalid byte at offset {exc.start})") from None
+    try:
+        return textblog.snapshot(text)
+    except textblog.ParseError as exc:
+        raise SourceError(str(exc)) from None
 
 
 def _takewhile_literal(parts: tuple[str, ...]) -> list[str]:

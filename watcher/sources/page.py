@@ -6,12 +6,13 @@ removal. Entries without ids fall back to the text matching of plain-text source
 
 from __future__ import annotations
 
+import functools
 import re
 
 from pydantic import Field
 
 from watcher.model import Snapshot
-from watcher.sources.base import Fetched, SourceConfig, Target
+from watcher.sources.base import Fetched, Parser, SourceConfig, Target
 from watcher.sources.http import WebSource
 from watcher.sources.liveblog import PageSelectors, parse_page
 
@@ -29,9 +30,13 @@ class PageSource(WebSource):
     def url(self) -> str:
         return self.config.page
 
-    def parse(self, fetched: Fetched, target: Target) -> Snapshot:
-        markup = decode_html(fetched.body or b"", fetched.content_type)
-        return parse_page(markup, fetched.url or target.location, self.config.selectors)
+    def parser(self) -> Parser:
+        return functools.partial(parse_fetched_page, self.config.selectors)
+
+
+def parse_fetched_page(selectors: PageSelectors, fetched: Fetched, target: Target) -> Snapshot:
+    markup = decode_html(fetched.body or b"", fetched.content_type)
+    return parse_page(markup, fetched.url or target.location, selectors)
 
 
 def decode_html(body: bytes, content_type: str | None) -> str:

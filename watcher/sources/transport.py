@@ -64,10 +64,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             total=None, sock_connect=timeouts.get("connect"), sock_read=timeouts.get("read")
         )
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
+        # httpx has turned a URL's user:password into an Authorization header; aiohttp
+        # refuses a request that has both.
+        url = URL(str(request.url), encoded=True).with_user(None)
         try:
             response = await self._ensure().request(
                 request.method,
-                URL(str(request.url), encoded=True),
+                url,
                 headers=headers,
                 data=await request.aread() or None,
                 allow_redirects=False,

@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import os
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +35,7 @@ from watcher.store.engine import (
     normalize_url,
     sqlite_file,
 )
+from watcher.store.liveness import FileLiveness, Liveness, SessionLiveness
 from watcher.store.migrations import SCHEMA_VERSION, migrate
 from watcher.store.polls import PollTransaction
 from watcher.store.records import (
@@ -47,10 +50,14 @@ from watcher.store.records import (
     delivery_of,
     source_row,
 )
+from watcher.store.retention import prune_batch
 from watcher.store.schema import (
     CLAIM_ANY,
     CLAIM_DUE,
+    CLAIMS,
     DELIVERIES,
+    HOLDER,
+    HOLDER_LOCKED,
     RELEASE,
     SOURCE_BY_NAME,
     SOURCES_BY_NAMES,
@@ -63,7 +70,7 @@ from watcher.store.schema import (
     sends,
     sources,
 )
-from watcher.store.writes import source_event, source_of
+from watcher.store.writes import record_success, source_event, source_of
 
 
 def _insert_new(conn: Connection, table: sa.Table) -> Any:
@@ -77,19 +84,26 @@ def _insert_new(conn: Connection, table: sa.Table) -> Any:
     return sqlite_insert(table).on_conflict_do_nothing()
 
 
-def _claim(conn: Connection, name: str, owner: str, lease: float, now: float, due: bool) -> bool:
-    params = {"claim_name": name, "me": owner, "at": now, "until": now + lease}
+def _claim(conn: Connection, name: str, owner: str, now: float, due: bool) -> bool:
+    params = {"claim_name": name, "me": owner, "at": now}
     if conn.execute(CLAIM_DUE if due else CLAIM_ANY, params).first() is not None:
         return True
     if conn.execute(sa.select(claims.c.name).where(claims.c.name == name)).first():
-        return False  # due later, or another instance's
+        return False  # due later, or another live instance's
     # A name never claimed before (a channel, or a source added since the start).
     inserted = conn.execute(
         _insert_new(conn, claims)
-        .values(name=name, next_due=now, owner=owner, lease_until=now + lease)
+        .values(name=name, next_due=now, owner=owner)
         .returning(claims.c.name)
     ).first()
     return inserted is not None  # None: another instance inserted it first
+
+
+class ClaimLost(StoreError):
+    """Another instance holds the claim this work was done under: it is not saved."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"lost the claim on {name} to another instance", retryable=True)
 
 
 T = TypeVar("T")
@@ -98,6 +112,7 @@ STORE_THREADS = 8  # transactions in flight at once against a server database
 __all__ = [
     "SCHEMA_VERSION",
     "Alert",
+    "ClaimLost",
     "Delivery",
     "PollTransaction",
     "SourceRow",
@@ -131,6 +146,14 @@ class Store:
         # network: its work is worth moving off the event loop. SQLite's is not.
         self.concurrent = not self.url.startswith("sqlite")
         self._threads = ThreadPoolExecutor(STORE_THREADS, "store") if self.concurrent else None
+        self.liveness: Liveness
+        if self.concurrent:
+            self.liveness = SessionLiveness(self.engine)
+        else:
+            local = database or os.path.join(tempfile.gettempdir(), f"watcher-{os.getpid()}")
+            files = FileLiveness(self.engine, local)
+            files.install()
+            self.liveness = files
         with self._guard():
             migrate(self.engine, self.label)
 
@@ -145,6 +168,7 @@ class Store:
     def close(self) -> None:
         if self._threads is not None:
             self._threads.shutdown(wait=False, cancel_futures=True)
+        self.liveness.close()
         self.engine.dispose()
 
     @contextmanager
@@ -191,61 +215,57 @@ class Store:
         """Notes polls that found nothing new, many in one transaction and one statement."""
         if not touches:
             return
-        now = time.time()
-        update = (
-            sources.update()
-            .where(sources.c.id == sa.bindparam("source_id"))
-            .values(
-                etag=sa.bindparam("new_etag"),
-                last_modified=sa.bindparam("new_last_modified"),
-                last_poll_at=now,
-                last_success_at=now,
-                last_error=None,
-                failures=0,
-            )
-        )
-        rows = [
-            {"source_id": t.source_id, "new_etag": t.etag, "new_last_modified": t.last_modified}
+        polls = [
+            {
+                "source_id": t.source_id,
+                "etag": t.etag,
+                "last_modified": t.last_modified,
+                "content_hash": None,
+                "changed": False,
+            }
             for t in touches
         ]
         with self._write() as conn:
-            # Sources that were failing and are back: read inside the transaction, so that
-            # exactly one poll tells the errors channel.
-            ids = [t.source_id for t in touches]
-            recovered = (
-                conn.execute(
-                    sa.select(sources.c.id).where(sources.c.id.in_(ids), sources.c.failures > 0)
-                )
-                .scalars()
-                .all()
-            )
-            conn.execute(update, rows)
-            for source_id in recovered:
-                source_event(conn, source_id, Kind.UP, None, errors_to, now)
+            record_success(conn, polls, errors_to, time.time())
 
     def record_failure(
-        self, target: Target, kind: str, reason: str, errors_to: Sequence[str] = ()
+        self,
+        target: Target,
+        kind: str,
+        reason: str,
+        errors_to: Sequence[str] = (),
+        bad_hash: str | None = None,
     ) -> None:
         """Notes a failed poll; entries, revisions and validators stay as they were.
 
         The first failure after a success is an event for the `errors_to` channels; the
-        ones after it are not, so a source that stays down alerts once.
+        ones after it are not, so a source that stays down alerts once. `bad_hash` is the
+        hash of the body this failure was about, if it was one that could not be read.
         """
         now = time.time()
+        values: dict[str, Any] = {
+            "last_poll_at": now,
+            "last_error": reason,
+            "last_error_at": now,
+            "failures": sources.c.failures + 1,
+            "bad_hash": bad_hash,
+        }
         with self._write() as conn:
             source = source_of(conn, target, kind)
-            conn.execute(
-                sources.update()
-                .where(sources.c.id == source.id)
-                .values(
-                    last_poll_at=now,
-                    last_error=reason,
-                    last_error_at=now,
-                    failures=sources.c.failures + 1,
-                )
-            )
+            conn.execute(sources.update().where(sources.c.id == source.id).values(values))
             if not source.failures:
                 source_event(conn, source.id, Kind.DOWN, reason, errors_to, now)
+
+    def prune(self, before: float, batch: int = 2000) -> int:
+        """Deletes the history older than `before` that nothing needs (see retention.py),
+        a batch a transaction; returns how many rows went."""
+        total = 0
+        while True:
+            with self._write() as conn:
+                gone = prune_batch(conn, before, batch)
+            total += gone
+            if gone == 0:
+                return total
 
     # Claims -----------------------------------------------------------------------------
 
@@ -258,6 +278,13 @@ class Store:
             self._threads, functools.partial(work, *args)
         )
 
+    def register(self, instance: str) -> None:
+        """Makes this process `instance` for as long as it runs: claims are taken and
+        kept under that name, and end when the process (or its database session) does.
+        Raises StoreError if a running instance has the name."""
+        with self._guard():
+            self.liveness.register(instance)
+
     def ensure_claims(self, names: Sequence[str]) -> None:
         """Rows in `claims` for these names, due at once if they are new."""
         if not names:
@@ -269,30 +296,45 @@ class Store:
                 [{"name": name, "next_due": now} for name in names],
             )
 
-    def claim(
-        self, name: str, owner: str, lease: float, now: float | None = None, due: bool = True
-    ) -> bool:
-        """Takes `name` (a source, or `channel:<name>`) for `owner` until `lease` seconds
-        from now, if it is due (unless `due` is False) and nobody else's lease runs.
+    def claim(self, name: str, owner: str, now: float | None = None, due: bool = True) -> bool:
+        """Takes `name` (a source, or `channel:<name>`) for `owner`, a registered
+        instance, if it is due (unless `due` is False) and free, `owner`'s already, or
+        held by an instance that is no longer alive.
 
         One statement: the row is picked FOR UPDATE SKIP LOCKED on PostgreSQL, so an
         instance never waits on another's claim, it moves on; SQLite serialises writers,
         which does the same.
         """
         with self._write() as conn:
-            return _claim(conn, name, owner, lease, time.time() if now is None else now, due)
+            return _claim(conn, name, owner, time.time() if now is None else now, due)
 
     def claim_source(
-        self, name: str, owner: str, lease: float, now: float, targets: Sequence[str]
+        self, name: str, owner: str, now: float, targets: Sequence[str]
     ) -> dict[str, SourceRow] | None:
         """Claims a due source as `claim` does and, in the same transaction, reads the rows
         of its targets (their validators and content hashes) for the poll: one round of
         the database before a poll, not two. None if the claim was not had."""
         with self._write() as conn:
-            if not _claim(conn, name, owner, lease, now, due=True):
+            if not _claim(conn, name, owner, now, due=True):
                 return None
             found = conn.execute(SOURCES_BY_NAMES, {"names": list(targets)})
             return {row.name: source_row(row) for row in found}
+
+    def holds(self, name: str, owner: str) -> bool:
+        """Whether `owner` (this process) holds the claim `name` now: asked on the session
+        whose liveness lock keeps the claim ours, so that a yes is proof, not a memory.
+        Asked before each send; a database out of reach is a no."""
+        try:
+            with self._guard():
+                return bool(self.liveness.scalar(HOLDER, {"claim_name": name}) == owner)
+        except StoreError:
+            return False
+
+    def keep_alive(self) -> None:
+        """Renews this process's liveness session if the database dropped it, so that
+        other instances do not take it for dead for long."""
+        with self._guard():
+            self.liveness.renew()
 
     def release(self, name: str, owner: str, next_due: float | None = None) -> None:
         """Gives a claim back; `next_due` is when the work is due again."""
@@ -302,16 +344,28 @@ class Store:
 
     def claim_rows(self) -> list[ClaimRow]:
         with self._read() as conn:
-            rows = conn.execute(sa.select(claims).order_by(claims.c.name))
-            return [ClaimRow(*row) for row in rows]
+            return [ClaimRow(*row) for row in conn.execute(CLAIMS)]
 
     # Polls ------------------------------------------------------------------------------
 
     @contextmanager
-    def poll(self, target: Target, kind: str) -> Iterator[PollTransaction]:
-        """One transaction for one poll: read the stored entries, then save the outcome."""
+    def poll(
+        self, target: Target, kind: str, owner: str | None = None
+    ) -> Iterator[PollTransaction]:
+        """One transaction for one poll: read the stored entries, then save the outcome.
+
+        The source's row is locked first, so that two polls of one source (a daemon's and
+        a `check`'s) take turns, the second diffing against what the first saved. With
+        `owner`, the poll was made under that instance's claim on the source, which must
+        still be its own: else nothing is saved (ClaimLost), the new holder polls again.
+        """
         with self._write() as conn:
-            yield PollTransaction(conn, source_of(conn, target, kind))
+            source = source_of(conn, target, kind, lock=True)
+            if owner is not None:
+                holder = conn.execute(HOLDER_LOCKED, {"claim_name": target.source}).scalar()
+                if holder != owner:
+                    raise ClaimLost(target.source)
+            yield PollTransaction(conn, source)
 
     # Outbox -----------------------------------------------------------------------------
 

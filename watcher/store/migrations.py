@@ -18,16 +18,30 @@ from watcher.store.engine import StoreError
 from watcher.store.schema import claims, meta, metadata
 
 logger = logging.getLogger(__name__)
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 _LOCK = 0x77617463  # "watc": the advisory lock that migrations hold on PostgreSQL
 
 
 def _v2(conn: Connection) -> None:
-    """Claims: which instance polls a source, or drains a channel, under a lease."""
+    """Claims: which instance polls a source, or drains a channel."""
     claims.create(conn, checkfirst=True)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2}
+def _v3(conn: Connection) -> None:
+    """What a held poll would have done, and the hash of a body that failed to parse."""
+    have = {c["name"] for c in sa.inspect(conn).get_columns("sources")}
+    for column in ("held", "bad_hash"):
+        if column not in have:
+            conn.execute(sa.text(f"ALTER TABLE sources ADD COLUMN {column} VARCHAR(64)"))
+
+
+def _v4(conn: Connection) -> None:
+    """Claims end with their instance (liveness.py), not with a lease."""
+    if "lease_until" in {c["name"] for c in sa.inspect(conn).get_columns("claims")}:
+        conn.execute(sa.text("ALTER TABLE claims DROP COLUMN lease_until"))
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2, 3: _v3, 4: _v4}
 
 
 def _version(conn: Connection) -> int | None:

@@ -17,14 +17,19 @@ from watcher.store.records import SourceRow
 from watcher.store.schema import (
     ACTIVE_ENTRIES,
     IDS_BY_KEY,
-    SAVE_SOURCE,
     deliveries,
     entries,
     events,
     revisions,
     sources,
 )
-from watcher.store.writes import insert_many, match_tuple, pending_row, source_event
+from watcher.store.writes import (
+    insert_many,
+    match_tuple,
+    pending_row,
+    record_success,
+    source_event,
+)
 
 
 class PollTransaction:
@@ -165,26 +170,31 @@ class PollTransaction:
             if outbox:
                 conn.execute(deliveries.insert(), outbox)
 
-        changed = bool(new_revisions or comparison.removed)
-        conn.execute(
-            SAVE_SOURCE,
-            {
-                "source_id": source_id,
-                "etag": etag,
-                "last_modified": last_modified,
-                "content_hash": content_hash,
-                "now": now,
-                "changed": changed,
-            },
-        )
-        if self.source.failures:
-            source_event(conn, source_id, Kind.UP, None, errors_to, now)
+        poll = {
+            "source_id": source_id,
+            "etag": etag,
+            "last_modified": last_modified,
+            "content_hash": content_hash,
+            "changed": bool(new_revisions or comparison.removed),
+        }
+        record_success(conn, [poll], errors_to, now)
         return saved
 
-    def hold(self) -> None:
-        """Holds a suspect poll back: nothing of it is saved but the time it was seen."""
+    def hold(self, signature: str) -> None:
+        """Holds a suspect poll back: nothing of it is saved but when it was first seen and
+        `signature`, what it would have done, which the next poll must repeat to confirm
+        it."""
+        now = time.time()
         self._conn.execute(
             sources.update()
             .where(sources.c.id == self.source.id)
-            .values(held_since=time.time(), last_poll_at=time.time())
+            .values(
+                held_since=sa.func.coalesce(sources.c.held_since, now),
+                held=signature,
+                last_poll_at=now,
+            )
         )
+
+    def tell(self, kind: Kind, detail: str, channels: Sequence[str]) -> None:
+        """An event about the source itself (not one of its entries) for `channels`."""
+        source_event(self._conn, self.source.id, kind, detail, channels, time.time())

@@ -19,6 +19,9 @@ class SourceRow:
     baselined: bool
     failures: int = 0
     held_since: float | None = None
+    held: str | None = None
+    bad_hash: str | None = None
+    last_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +41,7 @@ class ClaimRow:
     name: str
     next_due: float
     owner: str | None
-    lease_until: float | None
+    alive: bool  # whether the owner holds its liveness lock (as the row was read)
     last_owner: str | None
     last_done_at: float | None
 
@@ -130,4 +133,7 @@ def source_row(row: Any) -> SourceRow:
         baselined=bool(row.baselined),
         failures=row.failures,
         held_since=row.held_since,
+        held=row.held,
+        bad_hash=row.bad_hash,
+        last_error=row.last_error,
     )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from watcher.store.liveness import alive
+
 metadata = sa.MetaData()
 
 meta = sa.Table(
@@ -34,8 +36,12 @@ sources = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("last_error_at", sa.Float),
     sa.Column("failures", sa.Integer, nullable=False, default=0),
-    # A poll that would have removed most entries, held until the next poll confirms it.
+    # A suspect poll (removing most entries, or changing too many), held until the next
+    # poll confirms it: since when, and what it would have done (a hash of the changes).
     sa.Column("held_since", sa.Float),
+    sa.Column("held", sa.String(64)),
+    # The hash of a body that could not be parsed: the same bytes again fail at once.
+    sa.Column("bad_hash", sa.String(64)),
 )
 
 entries = sa.Table(
@@ -114,14 +120,14 @@ sends = sa.Table(
 sa.Index("sends_channel", sends.c.channel, sends.c.sent_at)
 
 # Who polls a source (by its configured name), or drains a channel (`channel:<name>`),
-# now: the `owner` instance, until `lease_until`; and when it is next due.
+# now: the `owner` instance, for as long as it is alive (liveness.py); and when it is
+# next due.
 claims = sa.Table(
     "claims",
     metadata,
     sa.Column("name", sa.String(512), primary_key=True),
     sa.Column("next_due", sa.Float, nullable=False),
     sa.Column("owner", sa.String(256)),
-    sa.Column("lease_until", sa.Float),
     sa.Column("last_owner", sa.String(256)),
     sa.Column("last_done_at", sa.Float),
 )
@@ -146,19 +152,25 @@ ACTIVE_ENTRIES = (
     .where(entries.c.source_id == sa.bindparam("source_id"), entries.c.removed_at.is_(None))
     .order_by(entries.c.position)
 )
-SAVE_SOURCE = (
+# A poll that went well, changed or not: the one writer of a source's success. An unchanged
+# poll passes no content hash and keeps the stored one.
+RECORD_SUCCESS = (
     sources.update()
     .where(sources.c.id == sa.bindparam("source_id"))
     .values(
         etag=sa.bindparam("etag"),
         last_modified=sa.bindparam("last_modified"),
-        content_hash=sa.bindparam("content_hash"),
+        content_hash=sa.func.coalesce(
+            sa.bindparam("content_hash", type_=sa.String), sources.c.content_hash
+        ),
         baselined=True,
         last_poll_at=sa.bindparam("now"),
         last_success_at=sa.bindparam("now"),
         last_error=None,
         failures=0,
         held_since=None,
+        held=None,
+        bad_hash=None,
         last_change_at=sa.case(
             (sa.bindparam("changed", type_=sa.Boolean), sa.bindparam("now")),
             else_=sources.c.last_change_at,
@@ -172,17 +184,18 @@ IDS_BY_KEY = sa.select(entries.c.key, entries.c.id, entries.c.revision).where(
 
 
 def _claim_statement(due: bool) -> sa.Update:
-    """Takes a claim (see Store.claim): the row picked FOR UPDATE SKIP LOCKED, if nobody
-    else's lease runs on it and, with `due`, it is due."""
+    """Takes a claim (see Store.claim): the row picked FOR UPDATE SKIP LOCKED, if it is
+    free, this instance's already, or held by an instance that is not alive; and, with
+    `due`, if it is due."""
     me, at = sa.bindparam("me", type_=sa.String), sa.bindparam("at", type_=sa.Float)
-    free = sa.or_(claims.c.owner.is_(None), claims.c.owner == me, claims.c.lease_until <= at)
+    free = sa.or_(claims.c.owner.is_(None), claims.c.owner == me, ~alive(claims.c.owner))
     pick = sa.select(claims.c.name).where(claims.c.name == sa.bindparam("claim_name"), free)
     if due:
         pick = pick.where(claims.c.next_due <= at)
     return (
         claims.update()
         .where(claims.c.name.in_(pick.with_for_update(skip_locked=True).scalar_subquery()))
-        .values(owner=me, lease_until=sa.bindparam("until"))
+        .values(owner=me)
         .returning(claims.c.name)
     )
 
@@ -193,12 +206,22 @@ RELEASE = (
     .where(claims.c.name == sa.bindparam("claim_name"), claims.c.owner == sa.bindparam("me"))
     .values(
         owner=None,
-        lease_until=None,
         last_owner=sa.bindparam("me"),
         last_done_at=sa.bindparam("at"),
         next_due=sa.func.coalesce(sa.bindparam("due_at", type_=sa.Float), claims.c.next_due),
     )
 )
+# Who holds a claim: read before each send, on the session that proves we are alive.
+HOLDER = sa.select(claims.c.owner).where(claims.c.name == sa.bindparam("claim_name"))
+HOLDER_LOCKED = HOLDER.with_for_update()  # in a poll's transaction, until its commit
+CLAIMS = sa.select(
+    claims.c.name,
+    claims.c.next_due,
+    claims.c.owner,
+    alive(claims.c.owner).label("alive"),
+    claims.c.last_owner,
+    claims.c.last_done_at,
+).order_by(claims.c.name)
 
 DELIVERIES = sa.select(
     deliveries.c.id,

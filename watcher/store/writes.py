@@ -11,8 +11,16 @@ from sqlalchemy.engine import Connection
 from watcher.model import Kind, Match
 from watcher.sources.base import Target
 from watcher.store.records import SourceRow, source_row
-from watcher.store.schema import NEW_SOURCE, SOURCE_BY_NAME, deliveries, events
+from watcher.store.schema import (
+    NEW_SOURCE,
+    RECORD_SUCCESS,
+    SOURCE_BY_NAME,
+    deliveries,
+    events,
+    sources,
+)
 
+SOURCE_LOCKED = SOURCE_BY_NAME.with_for_update()
 _INSERTS: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
 
 
@@ -46,9 +54,10 @@ def match_tuple(m: Match) -> tuple[str, int, int, str, bool]:
     return (m.rule, m.start, m.end, m.text, m.old)
 
 
-def source_of(conn: Connection, target: Target, kind: str) -> SourceRow:
-    """The source's row, made if it has none."""
-    found = conn.execute(SOURCE_BY_NAME, {"name": target.name}).first()
+def source_of(conn: Connection, target: Target, kind: str, lock: bool = False) -> SourceRow:
+    """The source's row, made if it has none; with `lock`, locked until the transaction
+    ends (PostgreSQL; SQLite's write lock covers everything)."""
+    found = conn.execute(SOURCE_LOCKED if lock else SOURCE_BY_NAME, {"name": target.name}).first()
     if found is None:
         found = conn.execute(
             NEW_SOURCE,
@@ -99,3 +108,22 @@ def pending_row(event_id: int, channel: str, now: float) -> dict[str, Any]:
         "next_attempt_at": now,
         "created_at": now,
     }
+
+
+def record_success(
+    conn: Connection, polls: Sequence[dict[str, Any]], errors_to: Sequence[str], now: float
+) -> None:
+    """Notes good polls, changed or not: the one writer of a source's success, which also
+    ends a hold and tells `errors_to` of each source that was failing and is back.
+
+    Each poll: source_id, etag, last_modified, content_hash (None: unchanged), changed.
+    """
+    ids = [p["source_id"] for p in polls]
+    recovered = (
+        conn.execute(sa.select(sources.c.id).where(sources.c.id.in_(ids), sources.c.failures > 0))
+        .scalars()
+        .all()
+    )
+    conn.execute(RECORD_SUCCESS, [{**p, "now": now} for p in polls])
+    for source_id in recovered:
+        source_event(conn, source_id, Kind.UP, None, errors_to, now)
