@@ -14,7 +14,7 @@ from watcher.diff import compare
 from watcher.model import Change, Entry, Event, Kind, Snapshot
 from watcher.sources import textblog
 from watcher.sources.base import Target
-from watcher.store import SCHEMA_VERSION, Store, StoreError, Touch, claims, meta
+from watcher.store import SCHEMA_VERSION, ClaimLost, Store, StoreError, Touch, claims, meta
 
 TARGET = Target("live/blog.txt", "live", "blogs/blog.txt")
 ENTRIES = textblog.parse(SEED.read_text(encoding="utf-8")).entries
@@ -192,11 +192,30 @@ def test_a_claim_on_a_row_another_session_locks_answers_at_once(pg_url: str) -> 
     try:
         store.register("b")
         store.ensure_claims(["live"])
+        answers: list[bool] = []
         with store.engine.connect() as other:
             other.execute(sa.select(claims).where(claims.c.name == "live").with_for_update())
-            started = time.monotonic()
-            assert not store.claim("live", "b")
-            assert time.monotonic() - started < 1.0
+            attempt = threading.Thread(target=lambda: answers.append(store.claim("live", "b")))
+            attempt.start()
+            attempt.join(1.0)  # a claim that waits for the lock is still waiting here
+            assert answers == [False]
+        attempt.join()
+    finally:
+        store.close()
+
+
+def test_a_poll_is_saved_only_while_its_instance_holds_the_claim(store_url: str) -> None:
+    store = Store(store_url)
+    try:
+        store.register("a")
+        assert store.claim("live", "a")
+        with store.poll(TARGET, "file", owner="a") as tx:  # held: saved
+            tx.save(compare(tx.entries(), Snapshot(ENTRIES)), [], None, None, "h1")
+        with store.engine.begin() as conn:  # another instance took it over meanwhile
+            conn.execute(claims.update().where(claims.c.name == "live").values(owner="b"))
+        with pytest.raises(ClaimLost), store.poll(TARGET, "file", owner="a") as tx:
+            tx.save(compare(tx.entries(), Snapshot(ENTRIES[1:])), [], None, None, "h2")
+        assert store.active_entries(TARGET.name) == len(ENTRIES)
     finally:
         store.close()
 
