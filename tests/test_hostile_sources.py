@@ -265,8 +265,8 @@ def test_an_id_equal_to_a_generated_key_is_kept_apart(
     own id is that very key must not collide with it."""
     page = (
         "<html><body><main>"
-        '<div class="liveblog-entry" id="putin-speaks"><h2>Later</h2><p>Second.</p></div>'
-        '<div class="liveblog-entry"><h2>Putin speaks</h2><p>First.</p></div>'
+        '<div class="liveblog-entry"><h2>Putin speaks</h2><p>Second.</p></div>'
+        '<div class="liveblog-entry" id="putin-speaks"><h2>Earlier</h2><p>First.</p></div>'
         "</main></body></html>"
     )
     server.serve("/bad", page, content_type="text/html")
@@ -483,3 +483,23 @@ def test_history_older_than_the_retention_is_pruned(
         store.close()
     server.serve("/feed", rss([ITEMS[1], *edited]))  # the next poll compares as before
     assert check(path)[0] == 0
+
+
+# Any failure of one target ------------------------------------------------------------
+
+
+def test_an_error_of_watchers_own_fails_one_source_only_and_says_so(
+    server: LocalServer, make_config: Any
+) -> None:
+    server.serve("/bad", rss(ITEMS))
+    config = healthy_and(server, make_config)
+    env = watcher_env(WATCHER_FAILPOINTS="poll.raise@1")  # the first poll to start breaks
+    done = run_watcher("check", "-c", str(config), "--json", env=env)
+    assert done.returncode == 3, done.stderr
+    found = [json.loads(line) for line in done.stdout.splitlines()]
+    (broken,) = failures(logs_of(done)).items()
+    assert broken[1] == "RuntimeError: failpoint poll.raise"
+    assert {e["source"] for e in found} == {"good", "bad"} - {broken[0]}
+    status = run_watcher("status", "-c", str(config))
+    assert "RuntimeError: failpoint poll.raise" in status.stdout
+    assert [p["title"] for p in errors_posted(server)] == [f"Source down: {broken[0]}"]

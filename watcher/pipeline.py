@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from watcher import log, sources
 from watcher.config import Config
 from watcher.diff import Comparison, compare
-from watcher.failpoints import failpoint
+from watcher.failpoints import failpoint, fires
 from watcher.model import Alert, Kind, Snapshot
 from watcher.rules import Ruleset
 from watcher.sources.base import Fetched, SourceContext, SourceError, SourceKind, Target
@@ -191,6 +191,8 @@ class Pipeline:
         return result
 
     async def _poll(self, kind: SourceKind, target: Target, row: SourceRow | None) -> PollResult:
+        if fires("poll.raise"):  # a bug of watcher's own, for the tests
+            raise RuntimeError("failpoint poll.raise")
         etag, last_modified = (row.etag, row.last_modified) if row else (None, None)
         fetched = await kind.fetch(target, etag, last_modified)
         body = fetched.body
