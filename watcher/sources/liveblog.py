@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, field_validator
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
-from watcher.htmltext import html_to_text, plain_to_text
+from watcher.htmltext import check_depth, html_to_text, plain_to_text
 from watcher.model import Entry, Snapshot
 from watcher.sources.base import SourceError
 from watcher.sources.dates import newest_first
@@ -77,7 +77,9 @@ class PageSelectors(BaseModel):
 
 
 def parse_page(markup: str | bytes, url: str, selectors: PageSelectors) -> Snapshot:
-    """Entries of a live-blog page, newest first; raises SourceError when there are none."""
+    """Entries of a live-blog page, newest first; raises SourceError when there are none,
+    MarkupTooDeep (a ValueError) for a page nested too deeply to parse in good time."""
+    check_depth(markup)
     tree = LexborHTMLParser(markup)
     posts, updates = _json_ld(tree)
     html_entries = _html_entries(tree, url, selectors)
