@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from benchmarks.feedserver import Feeds, Server
@@ -20,6 +21,7 @@ from watcher.store.engine import normalize_url
 FEEDS = 500
 
 
+@pytest.mark.timeout(300)  # three daemons over 500 feeds, on two cores
 def test_three_instances_share_the_feeds_and_take_over_a_dead_ones(
     tmp_path: Path, make_config, pg_url: str
 ) -> None:

@@ -28,6 +28,8 @@ from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from watcher.text import without_controls
+
 BLOCKS = frozenset(
     (
         *("address", "article", "aside", "blockquote", "dd", "details", "div", "dl", "dt"),
@@ -47,13 +49,8 @@ SKIP = frozenset(
 # it costs at the top of the stack.
 DEPTH_LIMIT = 256
 _BLANK_LINE = re.compile(r"\n[ \t]*\n\s*")
-# C0 and C1 controls, bidi controls, lone surrogates (only JSON escapes make them; no
-# encoder takes them). Whitespace controls (\t\n\v\f\r, U+001C-U+001F, U+0085) are not
-# here: str.split() folds them into spaces first.
-_UNSAFE = re.compile(
-    "[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-    "\ud800-\udfff]"
-)
+# Lone surrogates: only JSON escapes make them, and lexbor cannot take them.
+_SURROGATES = re.compile("[\ud800-\udfff]")
 _CDATA = "<![CDATA["
 _RECYCLE_AFTER = 64 * 1024  # characters parsed into one reused document
 
@@ -157,7 +154,7 @@ def _finish(paragraphs: Iterable[Iterable[str]]) -> str:
             # Every character deleted is unprintable, and the check is ten times faster
             # than the regex. Deleting before folding would leave "a \x1b b" as "a  b".
             if not text.isprintable():
-                text = " ".join(_UNSAFE.sub("", text).split())
+                text = " ".join(without_controls(text).split())
             if text:
                 kept.append(text)
         if kept:
@@ -186,7 +183,7 @@ class _Scratch(threading.local):
         try:
             self.holder.inner_html = markup
         except UnicodeEncodeError:  # lone surrogates, from a JSON string's escapes
-            self.holder.inner_html = _UNSAFE.sub("", markup)
+            self.holder.inner_html = _SURROGATES.sub("", markup)
         return self.holder
 
     def tidy(self) -> None:

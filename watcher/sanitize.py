@@ -16,7 +16,7 @@ from dataclasses import replace
 from pydantic import BaseModel, ConfigDict, Field
 
 from watcher.model import Entry, Snapshot
-from watcher.text import printable
+from watcher.text import without_controls
 from watcher.units import Duration
 
 MAX_KEY = 200  # characters of an id kept as it is; longer ones end in a hash of the rest
@@ -49,7 +49,7 @@ def cut(text: str, limit: int) -> str:
 
 def key(raw: str) -> str:
     """An id fit to be a stored key: clean, and at most MAX_KEY + 17 characters."""
-    value = printable(raw).strip()
+    value = without_controls(raw).strip()
     if len(value) <= MAX_KEY:
         return value
     return f"{value[:MAX_KEY]}#{hashlib.sha256(value.encode()).hexdigest()[:16]}"
@@ -83,18 +83,18 @@ def bound(snapshot: Snapshot, limits: Limits) -> Snapshot:
         out.append(entry)
     return Snapshot(
         entries=tuple(out),
-        title=cut(printable(snapshot.title), MAX_TITLE),
+        title=cut(without_controls(snapshot.title), MAX_TITLE),
         partial=snapshot.partial or len(snapshot.entries) > len(kept),
     )
 
 
 def _entry(entry: Entry, limits: Limits) -> Entry:
-    url = printable(entry.url).strip() if entry.url else None
+    url = without_controls(entry.url).strip() if entry.url else None
     return Entry(
-        title=cut(printable(entry.title), MAX_TITLE),
-        body=cut(printable(entry.body), limits.entry_chars),
+        title=cut(without_controls(entry.title), MAX_TITLE),
+        body=cut(without_controls(entry.body), limits.entry_chars),
         key=(key(entry.key) or None) if entry.key is not None else None,
         url=url if url and len(url) <= MAX_URL else None,
-        published=printable(entry.published)[:MAX_DATE] if entry.published else None,
-        updated=printable(entry.updated)[:MAX_DATE] if entry.updated else None,
+        published=without_controls(entry.published)[:MAX_DATE] if entry.published else None,
+        updated=without_controls(entry.updated)[:MAX_DATE] if entry.updated else None,
     )

@@ -147,13 +147,22 @@ def slug(text: str, limit: int = 60) -> str:
     return out or "entry"
 
 
-# Terminal escape sequences (CSI; OSC, DCS and the other strings, when terminated; any
-# other ESC with what follows it), C0 controls but tab and newline, DEL, C1, and the
-# bidi marks, overrides and isolates that make text read other than it is stored.
+# C0 controls but tab and newline, DEL, C1, the bidi marks, overrides and isolates that
+# make text read other than it is stored, and lone surrogates (only JSON escapes make
+# them, and no encoder, nor PostgreSQL, takes them).
+_CONTROL = "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+_CONTROLS = re.compile(_CONTROL)
+# And on a terminal, whole escape sequences: CSI; OSC, DCS and the other strings, when
+# terminated; any other ESC with what follows it.
 _UNPRINTABLE = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[ -/]*[0-~]?"
-    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[ -/]*[0-~]?|" + _CONTROL
 )
+
+
+def without_controls(text: str) -> str:
+    """`text` as a browser shows it: control, bidi-override and surrogate characters
+    deleted (a page's ESC is not a terminal's), tabs and newlines kept."""
+    return _CONTROLS.sub("", text)
 
 
 def printable(text: str) -> str:
