@@ -82,9 +82,7 @@ class Outbox:
 
     @classmethod
     def of(cls, store: Store, config: Config) -> Outbox:
-        return cls(
-            store, config.channels, config.duplicates, alert_chars=config.limits.alert_chars
-        )
+        return cls(store, config.channels, config.duplicates, alert_chars=config.limits.alert_chars)
 
     def channel(self, name: str) -> Channel | None:
         """The named channel, made on first use: Apprise loads only when there is mail."""
