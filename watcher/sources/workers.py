@@ -8,19 +8,24 @@ deadline is killed and fails its own source alone; a memory cap turns a bomb int
 source's error rather than the OOM killer's choice of victim. The snapshot is bounded
 (sanitize.py) before it leaves the worker, so that what crosses back is small.
 
-Workers are forked from multiprocessing's fork server, which has the parsers imported
-already: a worker killed at its deadline is replaced in milliseconds.
+Workers are forked from the process itself while it has a single thread (milliseconds,
+and nothing to import), else from multiprocessing's fork server, which has the parsers
+imported already: a worker killed at its deadline is replaced without delaying the
+event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import resource
 import signal
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
+from multiprocessing.context import ForkContext, ForkServerContext
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -43,9 +48,12 @@ def _serve(conn: Connection, memory: int) -> None:
     _cap_memory(memory)
     while True:
         try:
-            parser, fetched, target, limits = conn.recv()
+            job = conn.recv()
         except (EOFError, OSError):
             return
+        if job is None:  # the pool is closing
+            return
+        parser, fetched, target, limits = job
         outcome: tuple[str, Any]
         try:
             outcome = ("ok", bound(parser(fetched, target), limits))
@@ -76,7 +84,14 @@ def _cap_memory(budget: int) -> None:
 
 class _Worker:
     def __init__(self, memory: int) -> None:
-        context = multiprocessing.get_context("forkserver")
+        # A fork of this process, while it has one thread: at once, with the parsers
+        # imported already. Once it has more (forking those is not safe), a fork of the
+        # fork server, which is started on first use.
+        context: ForkContext | ForkServerContext = (
+            multiprocessing.get_context("fork")
+            if threading.active_count() == 1
+            else multiprocessing.get_context("forkserver")
+        )
         ours, theirs = context.Pipe()
         self.process: BaseProcess = context.Process(
             target=_serve, args=(theirs, memory), name="watcher-parser", daemon=True
@@ -104,21 +119,27 @@ class _Worker:
         self.conn.close()
 
     def close(self) -> None:
-        self.conn.close()  # the worker reads EOF and ends
+        # Told, not left to read EOF: a forked worker holds a copy of this end too.
+        with contextlib.suppress(OSError):
+            self.conn.send(None)
+        self.conn.close()
         self.process.join(1)
         if self.process.is_alive():
             self.kill()
 
 
 class ParserPool:
-    """`size` worker processes, started on first use (a pass where nothing changed starts
-    none), shared by every source of the process."""
+    """`size` worker processes shared by every source of the process: forked as the pool
+    is made, when that is before the process starts threads (as the daemon and `check`
+    make it), else on first use; replaced when one is killed."""
 
     def __init__(self, limits: Limits, size: int = 1) -> None:
         self.limits = limits
         self.size = max(1, size)
         multiprocessing.get_context("forkserver").set_forkserver_preload(PRELOAD)
         self._idle: list[_Worker] = []
+        if threading.active_count() == 1:
+            self._idle = [_Worker(limits.parse_memory * MB) for _ in range(self.size)]
         self._slots: asyncio.Semaphore | None = None
         self._threads = ThreadPoolExecutor(self.size, "parse")
 
