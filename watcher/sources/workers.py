@@ -42,8 +42,12 @@ PRELOAD = [
 MB = 1024 * 1024
 
 
-def _serve(conn: Connection, memory: int) -> None:
-    """A worker's loop: a job in, a snapshot or an error out, until the pipe closes."""
+def _serve(conn: Connection, memory: int, parents_end: Connection | None) -> None:
+    """A worker's loop: a job in, a snapshot or an error out, until the pool says stop or
+    the pipe closes. A forked worker closes its copy of the pool's end first: else, were
+    the pool's process killed, the pipe would never close and the worker never end."""
+    if parents_end is not None:
+        parents_end.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
     _cap_memory(memory)
     while True:
@@ -87,14 +91,18 @@ class _Worker:
         # A fork of this process, while it has one thread: at once, with the parsers
         # imported already. Once it has more (forking those is not safe), a fork of the
         # fork server, which is started on first use.
+        forked = threading.active_count() == 1
         context: ForkContext | ForkServerContext = (
             multiprocessing.get_context("fork")
-            if threading.active_count() == 1
+            if forked
             else multiprocessing.get_context("forkserver")
         )
         ours, theirs = context.Pipe()
         self.process: BaseProcess = context.Process(
-            target=_serve, args=(theirs, memory), name="watcher-parser", daemon=True
+            target=_serve,
+            args=(theirs, memory, ours if forked else None),
+            name="watcher-parser",
+            daemon=True,
         )
         self.process.start()
         theirs.close()

@@ -4,9 +4,10 @@ A claim (a source being polled, a channel being drained) names the instance that
 it. Should that instance die, its claims must be free at once, not when some lease runs
 out; so claims are tied to a lock that ends with the instance:
 
-- PostgreSQL: a session advisory lock (NAMESPACE, hashtext(name)), held on a connection of
-  the instance's own. The server drops it when that connection dies: when the process is
-  killed, or when it loses the database for longer than TCP keepalives allow.
+- PostgreSQL: a session advisory lock (NAMESPACE, a hash of the schema and the name), held
+  on a connection of the instance's own. The server drops it when that connection dies:
+  when the process is killed, or when it loses the database for longer than TCP
+  keepalives allow.
 - SQLite (one host): a POSIX lock on one byte of `<database>.instances`, at an offset made
   from the name. The kernel drops it when the process dies.
 
@@ -32,6 +33,9 @@ from sqlalchemy.sql.functions import FunctionElement
 from watcher.store.engine import StoreError
 
 NAMESPACE = 0x77617463  # "watc": the first key of every instance's advisory lock
+# The second: the name, within the schema, so that deployments sharing a database in
+# schemas of their own (and tests) do not mistake each other's instances for their own.
+_KEY = "hashtext(current_schema() || '/' || {name})"
 
 
 class alive(FunctionElement[bool]):
@@ -47,7 +51,9 @@ def _alive_postgresql(element: alive, compiler: SQLCompiler, **kw: Any) -> str:
     owner = compiler.process(element.clauses, **kw)
     return (
         "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
-        f" AND classid = {NAMESPACE} AND objid = hashtext({owner})::oid AND objsubid = 2)"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        f" AND classid = {NAMESPACE} AND objid = {_KEY.format(name=owner)}::oid"
+        " AND objsubid = 2)"
     )
 
 
@@ -171,7 +177,7 @@ class SessionLiveness(Liveness):
 
     def _lock(self, conn: Connection, name: str) -> bool:
         taken = conn.execute(
-            sa.text("SELECT pg_try_advisory_lock(:ns, hashtext(:name))"),
+            sa.text(f"SELECT pg_try_advisory_lock(:ns, {_KEY.format(name=':name')})"),
             {"ns": NAMESPACE, "name": name},
         ).scalar()
         return bool(taken)
