@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check watcher tests benchmarks
 	$(BIN)/mypy
 
+# Tests wait on subprocesses and local servers much of the time: one worker per CPU.
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
+
+# The edit-run loop: no lint, no tests marked slow.
+test-fast: $(STAMP)
+	$(BIN)/pytest -n auto -m "not slow"
 
 bench: $(STAMP)
 	command -v nginx >/dev/null || (test "$$(id -u)" = 0 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >/dev/null) || echo "no nginx: the Python feed server stands in"

@@ -109,6 +109,7 @@ def test_a_removal_of_exactly_half_goes_through_at_once(
     assert not said(logs, "poll held until the next poll confirms it")
 
 
+@pytest.mark.slow
 def test_a_hold_that_a_reverted_glitch_ends_holds_the_next_glitch_too(
     server: LocalServer, make_config: Any
 ) -> None:
@@ -128,6 +129,7 @@ def test_a_hold_that_a_reverted_glitch_ends_holds_the_next_glitch_too(
     assert [e["kind"] for e in check(config)[0]] == ["removed"] * 4
 
 
+@pytest.mark.slow
 def test_a_different_glitch_does_not_confirm_a_held_one(
     server: LocalServer, make_config: Any
 ) -> None:

@@ -195,6 +195,7 @@ def gzip_bomb(size: int) -> bytes:
     return b"".join(packer.compress(block) for _ in range(size // len(block))) + packer.flush()
 
 
+@pytest.mark.slow
 def test_a_gzip_bomb_is_cut_at_the_cap_in_bounded_memory(
     server: LocalServer, make_config: Any
 ) -> None:
@@ -311,6 +312,7 @@ def renumbered(items: list[Item], run: int) -> list[Item]:
     ]
 
 
+@pytest.mark.slow
 def test_a_feed_whose_ids_change_every_poll_alerts_each_entry_once(
     server: LocalServer, make_config: Any
 ) -> None:
@@ -322,6 +324,7 @@ def test_a_feed_whose_ids_change_every_poll_alerts_each_entry_once(
         assert check(config)[:2] == (0, [])
 
 
+@pytest.mark.slow
 def test_too_many_changes_are_held_then_saved_with_one_alert(
     server: LocalServer, make_config: Any
 ) -> None:
@@ -433,6 +436,7 @@ def test_credentials_in_a_feed_url_become_basic_auth(server: LocalServer, make_c
     assert "s3cret-pass" not in done.stderr
 
 
+@pytest.mark.slow
 def test_retry_after_is_capped(server: LocalServer, make_config: Any) -> None:
     server.serve("/feed", "later", status=503, headers={"Retry-After": "999999999"})
     source = (
@@ -449,6 +453,7 @@ def test_retry_after_is_capped(server: LocalServer, make_config: Any) -> None:
 # Retention ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_history_older_than_the_retention_is_pruned(
     server: LocalServer, make_config: Any, store_url: str
 ) -> None:

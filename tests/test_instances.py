@@ -18,6 +18,8 @@ from tests.servers import LocalServer
 from watcher.store import Store, claims, sources
 from watcher.store.engine import normalize_url
 
+pytestmark = pytest.mark.slow
+
 FEEDS = 500
 
 

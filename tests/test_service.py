@@ -21,6 +21,8 @@ from tests.helpers import DAEMON_CONFIG as CONFIG
 from tests.helpers import ROOT, SEED, Watcher, add_paragraph, run_watcher, wait_for, watcher_env
 from tests.servers import LocalServer
 
+pytestmark = pytest.mark.slow
+
 
 class NotifySocket:
     """The datagram socket systemd would own, receiving what the daemon says."""
