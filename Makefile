@@ -23,11 +23,15 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 # Tests wait on subprocesses and local servers much of the time: one worker per CPU.
+# Bytecode is compiled first: with PYTHONDONTWRITEBYTECODE set, as on CI, every watcher
+# the tests start would compile the package again.
 test: lint
+	$(BIN)/python -m compileall -q watcher
 	$(BIN)/pytest -n auto
 
 # The edit-run loop: no lint, no tests marked slow.
 test-fast: $(STAMP)
+	$(BIN)/python -m compileall -q watcher
 	$(BIN)/pytest -n auto -m "not slow"
 
 bench: $(STAMP)
