@@ -3,7 +3,8 @@
 For each hostile document, `watcher run` polls it and a healthy feed every 2 s. The
 healthy feed then gains an entry, and the bench measures how long its alert takes to
 reach a webhook on loopback, how long `/healthz` takes to answer meanwhile (asked every
-100 ms), and the peak RSS of the daemon with its parser processes. The table goes to
+100 ms), and the peak memory of the daemon with its parser processes (proportional set
+size: pages the forked parsers share with the daemon count once). The table goes to
 stdout and into benchmarks/README.md.
 
 Before issue 10, the first document froze the daemon for 95 s (and the others for 35 to
@@ -102,16 +103,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def tree_rss_mb(pid: int) -> float:
-    """RSS of a process and all its descendants, in MB."""
+def tree_memory_mb(pid: int) -> float:
+    """Memory of a process and all its descendants, in MB: their proportional set sizes,
+    so that the pages forked parsers share with the daemon count once, not once each."""
     total, todo = 0, [pid]
     while todo:
         current = todo.pop()
         try:
-            status = Path(f"/proc/{current}/status").read_text()
-            total += int(
-                next(ln.split()[1] for ln in status.splitlines() if ln.startswith("VmRSS"))
-            )
+            rollup = Path(f"/proc/{current}/smaps_rollup").read_text().splitlines()
+            total += int(next(ln.split()[1] for ln in rollup if ln.startswith("Pss:")))
             for task in Path(f"/proc/{current}/task").iterdir():
                 todo.extend(int(c) for c in (task / "children").read_text().split())
         except (OSError, StopIteration):
@@ -154,7 +154,7 @@ def measure(name: str, kind: str, body: bytes, work: Path) -> dict[str, Any]:
             except OSError as exc:
                 code = getattr(exc, "code", 0)
             health.append((time.monotonic() - started, code))
-            peak[0] = max(peak[0], tree_rss_mb(proc.pid))
+            peak[0] = max(peak[0], tree_memory_mb(proc.pid))
             stop.wait(0.1)
 
     try:
@@ -189,7 +189,7 @@ def measure(name: str, kind: str, body: bytes, work: Path) -> dict[str, Any]:
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| hostile document beside a healthy feed | size | healthy feed's alert after its "
-        "change | slowest /healthz | /healthz 200 | peak RSS, daemon and parsers |",
+        "change | slowest /healthz | /healthz 200 | peak memory (PSS), daemon and parsers |",
         "|---|---|---|---|---|---|",
     ]
     for r in rows:
