@@ -43,7 +43,6 @@ def test_pinned_copy_is_not_counted_twice() -> None:
             '<div class="liveblog-entry" id="liveblog-entry-5"><h4>H</h4><p>Body text.</p></div>',
             "5",
         ),
-        ('<main><article id="x1"><h2>H</h2><p>Body text.</p></article></main>', "x1"),
     ],
 )
 def test_common_markups(markup: str, key: str) -> None:
@@ -123,9 +122,22 @@ def test_client_side_embed_is_an_error_that_says_so(marker: str, name: str) -> N
         parse_page(page, URL, DEFAULT)
 
 
-def test_page_without_entries_is_an_error() -> None:
-    with pytest.raises(SourceError, match="no live-blog entries found"):
+def test_page_without_entries_is_an_error_that_says_what_was_missing() -> None:
+    with pytest.raises(SourceError, match=r"not a live blog: no LiveBlogPosting.*no ticker"):
         parse_page("<html><body><p>Sorry, page not found.</p></body></html>", URL, DEFAULT)
+
+
+def test_articles_in_main_are_entries_only_on_a_page_that_shows_it_is_a_live_blog() -> None:
+    card = '<article id="c{n}"><h2>Story {n}</h2><p>Teaser {n}.</p>{time}</article>'
+    teasers = "".join(card.format(n=n, time="") for n in range(3))
+    with pytest.raises(SourceError, match="not a live blog"):
+        parse_page(f"<html><body><main>{teasers}</main></body></html>", URL, DEFAULT)
+    stamp = '<time datetime="2025-02-13T10:0{m}:00Z">10:0{m}</time>'
+    timed = "".join(card.format(n=n, time=stamp.format(m=5 - n)) for n in range(3))
+    entries = parse_page(f"<html><body><main>{timed}</main></body></html>", URL, DEFAULT).entries
+    assert [(e.key, e.title, e.body) for e in entries] == [
+        (f"c{n}", f"Story {n}", f"Teaser {n}.") for n in range(3)
+    ]
 
 
 def test_entries_without_ids_keep_their_order_and_text() -> None:
@@ -140,7 +152,8 @@ def test_normalize_id() -> None:
     assert normalize_id("https://x.org/live#block-65a1") == "65a1"
     assert normalize_id("id_42") == "42"
     assert normalize_id("liveblog-entry-7") == "7"
-    assert normalize_id("post-3") == "post-3"
+    assert normalize_id("post-1288914") == normalize_id("#liveblogPost1288914") == "1288914"
+    assert normalize_id("post-") == "post-"
 
 
 def test_invalid_selector_is_a_config_error(tmp_path) -> None:

@@ -72,11 +72,21 @@ def html_to_text(markup: str, base_url: str | None = None) -> str:
     check_depth(markup)
     if _CDATA in markup:
         markup = _cdata_as_text(markup)
+    text = node_text(_SCRATCH.parse(markup), base_url)
+    _SCRATCH.tidy()
+    return text
+
+
+def node_text(
+    root: LexborNode, base_url: str | None = None, skip: frozenset[int] = frozenset()
+) -> str:
+    """The readable text inside an element of a parsed page, without serialising it
+    again; elements whose `mem_id` is in `skip` are left out with their content."""
     out: list[str] = []  # text and link targets, in document order
     breaks: list[tuple[int, bool]] = []  # (len(out) there, whether a paragraph ends)
     links: list[tuple[int, str]] = []  # (len(out) where the link's text starts, its href)
     open_: list[tuple[LexborNode, str]] = []  # the elements the walk is inside, and tags
-    node = _SCRATCH.parse(markup).first_child
+    node = root.first_child
     while node is not None or open_:
         if node is None:  # past an element's last child: leave the element
             parent, tag = open_.pop()
@@ -92,7 +102,7 @@ def html_to_text(markup: str, base_url: str | None = None) -> str:
             tag = node.tag or ""
             if tag == "br":
                 breaks.append((len(out), False))
-            elif tag not in SKIP:
+            elif tag not in SKIP and node.mem_id not in skip:
                 if tag == "a":
                     links.append((len(out), (node.attributes.get("href") or "").strip()))
                 elif tag in BLOCKS:
@@ -101,7 +111,6 @@ def html_to_text(markup: str, base_url: str | None = None) -> str:
                 node = node.first_child
                 continue
         node = node.next
-    _SCRATCH.tidy()
     return _finish(_paragraphs(out, breaks))
 
 

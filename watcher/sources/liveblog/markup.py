@@ -1,0 +1,161 @@
+"""Entries as elements of the page, found with CSS selectors: the configured ones, or the
+common live-blog markups (selectors.py)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from watcher.htmltext import node_text, plain_to_text
+from watcher.model import Entry
+from watcher.sources.dates import timestamp
+from watcher.sources.liveblog.keys import normalize_id
+from watcher.sources.liveblog.selectors import DEFAULT_MARKUPS, Markup, PageSelectors
+
+HEADINGS = "h1, h2, h3, h4, h5, h6"
+# Inside an entry, what a reader does not read as its text: its header (the headline is
+# read apart), time labels and bylines, share buttons, polls, cards of related stories.
+NOISE = ", ".join(
+    (
+        *("header", "footer", "nav", "aside", "button", "form", "time", "amp-timeago"),
+        *('[aria-hidden="true"]', '[class*="share"]', '[class*="Share"]', '[class*="social"]'),
+        *('a[title^="Share"]', 'a[href*="/sharer"]', '[class*="entry-info"]'),
+        *('[class*="byline"]', '[class*="author"]', '[rel="author"]', '[class*="related"]'),
+        *('[class*="inline-article"]', '[class*="inline-video"]'),
+    )
+)
+# A card of a related story: a block whose heading is a link (unless it holds the
+# entry's own headline).
+CARD = ":is(div, section, article):has(> :is(h2, h3, h4) > a)"
+# A paragraph that only says when: `21:06 (IST)`, `19:02 (IST), Oct 02`.
+_TIME_LABEL = re.compile(r"^\d{1,2}[:.]\d{2}\b[^\n]{0,24}$")
+# Codes a CMS leaves in the text for its own templates: `[[ge:rep-locali:…]]`.
+_CMS_CODE = re.compile(r"\[\[[\w-]+:[^\]\n]*\]\]")
+
+
+@dataclass(frozen=True)
+class Found:
+    """The entries one markup found, with the name to report it by."""
+
+    markup: Markup
+    entries: list[Entry]
+
+
+def find(
+    tree: LexborHTMLParser, url: str, selectors: PageSelectors, live_blog: bool
+) -> Found | None:
+    """The entries of the first markup that finds any; generic markups only on a page
+    that shows it is a live blog."""
+    if selectors.entry:
+        markups = [Markup(selectors.entry, selectors.id or "id")]
+    else:
+        markups = [replace(m, id=selectors.id or m.id) for m in DEFAULT_MARKUPS]
+    pinned = {node.mem_id for box in tree.css(selectors.pinned) for node in descendants(box)}
+    for markup in markups:
+        nodes = outermost([n for n in tree.css(markup.entry) if n.mem_id not in pinned])
+        if markup.generic and not live_blog and sum(map(_timed, nodes)) < MIN_TIMED:
+            continue
+        if nodes:
+            headline = selectors.headline or markup.headline or HEADINGS
+            entries = [entry(n, url, selectors, markup.id, headline) for n in nodes]
+            return Found(markup, _dedupe(entries))
+    return None
+
+
+MIN_TIMED = 3  # entries with a time each, for a generic markup on an undeclared page
+
+
+def _timed(node: LexborNode) -> bool:
+    return node.css_first("time, amp-timeago") is not None
+
+
+def descendants(node: LexborNode) -> Iterator[LexborNode]:
+    yield node
+    yield from node.traverse(include_text=False)
+
+
+def outermost(nodes: list[LexborNode]) -> list[LexborNode]:
+    """The nodes not inside another of them (`.liveStoryPost` may nest a `.liveStoryPost`)."""
+    ids = {n.mem_id for n in nodes}
+    out = []
+    for node in nodes:
+        parent = node.parent
+        while parent is not None and parent.mem_id not in ids:
+            parent = parent.parent
+        if parent is None:
+            out.append(node)
+    return out
+
+
+def entry(
+    node: LexborNode, url: str, s: PageSelectors, id_attr: str = "id", headline_at: str = HEADINGS
+) -> Entry:
+    """One entry element read as a reader reads it."""
+    raw_id = node.attributes.get(id_attr) or ""
+    headline = node.css_first(headline_at)
+    title = " ".join(node_text_of(headline, url).split()) if headline is not None else ""
+    if s.body:
+        body = "\n\n".join(node_text_of(n, url) for n in node.css(s.body))
+    else:
+        own = {n.mem_id for n in _up_to(headline, node)}
+        skip = {n.mem_id for n in node.css(NOISE)} | {n.mem_id for n in node.css(CARD)} - own
+        skip.discard(node.mem_id)
+        if headline is not None:
+            skip.add(headline.mem_id)
+        body = _without_time_labels(node_text_of(node, url, frozenset(skip)))
+    return Entry(
+        title=title,
+        body=body,
+        key=normalize_id(raw_id) or None if raw_id else None,
+        url=f"{url.split('#', 1)[0]}#{raw_id}" if raw_id else None,
+        published=time(node, s.published),
+        updated=time(node, s.updated) if s.updated else None,
+    )
+
+
+def _up_to(node: LexborNode | None, top: LexborNode) -> Iterator[LexborNode]:
+    """`node` and its ancestors below `top`: never noise, whatever their class."""
+    while node is not None and node.mem_id != top.mem_id:
+        yield node
+        node = node.parent
+
+
+def _without_time_labels(body: str) -> str:
+    paragraphs = body.split("\n\n")
+    while paragraphs and _TIME_LABEL.match(paragraphs[0]):
+        del paragraphs[0]
+    return "\n\n".join(paragraphs)
+
+
+def node_text_of(node: LexborNode, url: str, skip: frozenset[int] = frozenset()) -> str:
+    """An element's text as a reader reads it: no CMS codes."""
+    value = node_text(node, url, skip)
+    return plain_to_text(_CMS_CODE.sub(" ", value)) if "[[" in value else value
+
+
+def time(node: LexborNode, selector: str) -> str | None:
+    """A machine-readable time; never a label's text ("21 mins ago" changes by itself)."""
+    found = node.css_first(selector)
+    if found is None:
+        return None
+    value = found.attributes.get("datetime") or found.attributes.get("data-time")
+    if value:
+        return value
+    label = found.text(strip=True)
+    return label if timestamp(label) is not None else None
+
+
+def _dedupe(entries: list[Entry]) -> list[Entry]:
+    """The first entry of each id (a pinned copy of an entry elsewhere comes second)."""
+    seen: set[str] = set()
+    out = []
+    for item in entries:
+        if item.key is not None:
+            if item.key in seen:
+                continue
+            seen.add(item.key)
+        out.append(item)
+    return out

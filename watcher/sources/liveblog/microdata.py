@@ -1,0 +1,75 @@
+"""schema.org microdata: `LiveBlogPosting` elements and their `liveBlogUpdate` items,
+read by extruct (the W3C microdata algorithm, itemref and nesting included)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from watcher.sources.liveblog.keys import distinct, normalize_id
+from watcher.sources.liveblog.structured import Item, Posting, cut, date, text
+
+TYPE = "LiveBlogPosting"
+
+
+def postings(markup: str, url: str) -> list[Posting]:
+    # A second parse (by lxml, for extruct), so only where the page declares one.
+    if "itemscope" not in markup or TYPE not in markup:
+        return []
+    import lxml.html
+    from extruct.w3cmicrodata import MicrodataExtractor
+
+    parser = lxml.html.HTMLParser(encoding="utf-8")
+    tree = lxml.html.fromstring(markup.encode("utf-8", "replace"), parser=parser)
+    found = MicrodataExtractor(nested=True).extract_items(tree, url)
+    return [_posting(item, url) for item in _all(found) if _is(item, TYPE)]
+
+
+def _all(items: Any) -> list[dict[str, Any]]:
+    """Every item, nested ones too: a LiveBlogPosting may sit inside a WebPage."""
+    out: list[dict[str, Any]] = []
+    stack = list(items) if isinstance(items, list) else [items]
+    while stack:
+        item = stack.pop(0)
+        if isinstance(item, list):
+            stack[:0] = item
+        elif isinstance(item, dict) and "properties" in item:
+            out.append(item)
+            stack += [v for v in item["properties"].values() if isinstance(v, dict | list)]
+    return out
+
+
+def _is(item: dict[str, Any], name: str) -> bool:
+    kinds = item.get("type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    return any(isinstance(k, str) and k.rsplit("/", 1)[-1] == name for k in kinds)
+
+
+def _posting(item: dict[str, Any], url: str) -> Posting:
+    props = item["properties"]
+    updates = props.get("liveBlogUpdate") or []
+    updates = updates if isinstance(updates, list) else [updates]
+    items = [_item(u, url) for u in updates if isinstance(u, dict) and "properties" in u]
+    keys = distinct(i.key for i in items)
+    return Posting(
+        "microdata",
+        text(props.get("headline")),
+        tuple(replace(i, key=k) for i, k in zip(items, keys, strict=True)),
+    )
+
+
+def _item(item: dict[str, Any], url: str) -> Item:
+    props = item["properties"]
+    link = props.get("url") if isinstance(props.get("url"), str) else None
+    ident = item.get("id") if isinstance(item.get("id"), str) else None
+    headline, body = text(props.get("headline")), text(props.get("articleBody"), url)
+    return Item(
+        key=normalize_id(ident or link or "") or None,
+        url=link,
+        headline=headline,
+        body=body,
+        published=date(props.get("datePublished")),
+        modified=date(props.get("dateModified")),
+        headline_cut=cut(headline),
+        body_cut=cut(body),
+    )

@@ -1,0 +1,76 @@
+"""A live blog's structured data (JSON-LD or microdata), as plain items.
+
+Both say the same thing in two syntaxes: a `LiveBlogPosting` with `liveBlogUpdate` items.
+Publishers fill them carelessly (the page's headline copied into every item, bodies cut
+at a fixed length, HTML entities left in plain text), so each field of each item is
+checked before it is trusted; merge.py decides, entry by entry, what the HTML says better.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from watcher.htmltext import html_to_text, plain_to_text
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One `liveBlogUpdate`, its text already reduced to plain text."""
+
+    key: str | None
+    url: str | None
+    headline: str
+    body: str
+    published: str | None
+    modified: str | None
+    headline_cut: bool = False
+    body_cut: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    """One declared `LiveBlogPosting`: where it was found (`JSON-LD`, `microdata`)."""
+
+    syntax: str
+    headline: str
+    items: tuple[Item, ...]
+
+
+def text(value: Any, url: str | None = None) -> str:
+    """A text field: plain text by the schema, but HTML or entity-encoded on many sites
+    (`&#39;`, `&ldquo;`), and now and then both, encoded twice."""
+    if isinstance(value, list):
+        value = " ".join(v for v in value if isinstance(v, str))
+    if not isinstance(value, str):
+        return ""
+    for _ in range(2):
+        if "&" not in value:
+            break
+        value = html.unescape(value)
+    return html_to_text(value, url) if "<" in value else plain_to_text(value)
+
+
+def date(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+_CUT_ENTITY = re.compile(r"&#?\w*$")
+ELLIPSES = ("…", "...", "[…]", "[...]")
+
+
+def cut(value: str, raw: Any = "") -> bool:
+    """Whether a field visibly stops short: an ellipsis, or an entity cut in half."""
+    raw = raw.rstrip() if isinstance(raw, str) else ""
+    return value.endswith(ELLIPSES) or bool(_CUT_ENTITY.search(raw))
+
+
+def copied(values: list[str], page_headlines: set[str]) -> set[str]:
+    """The values that are not an item's own: the page's headline, or one value that
+    most items share."""
+    counts = Counter(v for v in values if v)
+    shared = {v for v, n in counts.items() if n > 1 and n >= len(values) // 2}
+    return shared | (set(counts) & page_headlines)
