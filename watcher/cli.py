@@ -1,4 +1,5 @@
-"""The command line: `watcher run | check | validate | replay`.
+"""The command line: `watcher run | check | validate | status | history | diff |
+test-notify | rules test | preview | replay`.
 
 Exit status: 0 success; 2 a config error; 3 some source failed (`check`); 1 anything
 else that stops the command, such as an unusable state database.
@@ -20,6 +21,7 @@ from watcher import __version__, log
 from watcher.config import Config, ConfigError, load, locate
 
 if TYPE_CHECKING:
+    from watcher.sources.liveblog import PageSelectors
     from watcher.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_SOURCE = 0, 1, 2, 3
@@ -139,6 +141,37 @@ def cmd_diff(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_preview(args: argparse.Namespace) -> int:
+    from watcher.preview import preview, write_json, write_text
+
+    config = load(args.config) if args.config or locate(None).exists() else None
+    found = preview(args.location, _selectors(args.selectors), config)
+    (write_json if args.json else write_text)(found, sys.stdout)
+    return EXIT_SOURCE if found.error is not None else EXIT_OK
+
+
+def _selectors(text: str | None) -> PageSelectors | None:
+    """`--selectors '{entry: div.post, headline: h3}'`: a page source's `selectors:`."""
+    import yaml
+    from pydantic import ValidationError
+
+    from watcher.sources.liveblog import PageSelectors
+
+    if text is None:
+        return None
+    try:
+        value = yaml.safe_load(text)
+        return PageSelectors.model_validate(value if value is not None else {})
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"--selectors: not YAML: {exc.problem or exc}"]) from None
+    except ValidationError as exc:
+        problems = [
+            f"--selectors: {'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}"
+            for e in exc.errors()
+        ]
+        raise ConfigError(problems) from None
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     config = _config(args)
     print(
@@ -233,6 +266,18 @@ def build_parser() -> argparse.ArgumentParser:
     rules_test.add_argument("--source", help="only this source (a configured name or a stored one)")
     rules_test.add_argument("--since", help="only revisions since this date (YYYY-MM-DD[THH:MM])")
     rules_test.set_defaults(func=cmd_rules_test)
+    preview = command(
+        "preview",
+        cmd_preview,
+        "show what watcher makes of a page or feed (a URL or a file), storing nothing",
+    )
+    preview.add_argument("location", help="the live blog's URL, or a saved copy of it")
+    preview.add_argument(
+        "--selectors",
+        metavar="YAML",
+        help="a page source's selectors, e.g. '{entry: div.post}' or '{split: h2}'",
+    )
+    preview.add_argument("--json", action="store_true", help="print it as one JSON document")
     replay = command("replay", cmd_replay, "play a seed live blog as if it were written live")
     replay.add_argument("file", help="a live blog in the plain-text seed format")
     replay.add_argument(
@@ -258,3 +303,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `watcher preview URL | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK

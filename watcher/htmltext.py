@@ -78,20 +78,24 @@ def html_to_text(markup: str, base_url: str | None = None) -> str:
 
 
 def node_text(
-    root: LexborNode, base_url: str | None = None, skip: frozenset[int] = frozenset()
+    root: LexborNode,
+    base_url: str | None = None,
+    skip: frozenset[int] = frozenset(),
+    links: bool = True,
 ) -> str:
     """The readable text inside an element of a parsed page, without serialising it
-    again; elements whose `mem_id` is in `skip` are left out with their content."""
+    again; elements whose `mem_id` is in `skip` are left out with their content, and
+    link targets too unless `links`."""
     out: list[str] = []  # text and link targets, in document order
     breaks: list[tuple[int, bool]] = []  # (len(out) there, whether a paragraph ends)
-    links: list[tuple[int, str]] = []  # (len(out) where the link's text starts, its href)
+    hrefs: list[tuple[int, str]] = []  # (len(out) where the link's text starts, its href)
     open_: list[tuple[LexborNode, str]] = []  # the elements the walk is inside, and tags
     node = root.first_child
     while node is not None or open_:
         if node is None:  # past an element's last child: leave the element
             parent, tag = open_.pop()
             if tag == "a":
-                _close_link(out, *links.pop(), base_url)
+                _close_link(out, *hrefs.pop(), base_url)
             elif tag in BLOCKS:
                 breaks.append((len(out), True))
             node = parent.next
@@ -104,7 +108,8 @@ def node_text(
                 breaks.append((len(out), False))
             elif tag not in SKIP and node.mem_id not in skip:
                 if tag == "a":
-                    links.append((len(out), (node.attributes.get("href") or "").strip()))
+                    href = (node.attributes.get("href") or "").strip() if links else ""
+                    hrefs.append((len(out), href))
                 elif tag in BLOCKS:
                     breaks.append((len(out), True))
                 open_.append((node, tag))

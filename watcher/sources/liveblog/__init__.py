@@ -115,17 +115,20 @@ def _nothing(tree: LexborHTMLParser, postings: list[Posting], s: PageSelectors) 
                 "not in the page's HTML (watch its feed or API instead)"
             )
     if s.split:
-        return f"no live-blog entries found (no heading matches split: {s.split})"
-    tried = s.entry or ", ".join(m.entry for m in DEFAULT_MARKUPS)
+        return f"no live-blog entries found: no element matches selectors.split {s.split!r}"
+    if s.entry:
+        tried = f"no element matches selectors.entry {s.entry!r}"
+    else:
+        tried = f"none of the {len(DEFAULT_MARKUPS)} common entry markups matched"
     if postings:
         kinds = " and ".join(sorted({p.syntax for p in postings}))
         return (
             f"the page declares a LiveBlogPosting ({kinds}) but no entry could be read: "
-            f"no liveBlogUpdate items, and no entry markup matched (tried {tried})"
+            f"it lists no liveBlogUpdate items, and {tried}"
         )
     return (
-        "not a live blog: no LiveBlogPosting (JSON-LD or microdata), no entry markup "
-        f"(tried {tried}), no ticker (headings that begin with a time)"
+        f"not a live blog: no LiveBlogPosting (JSON-LD or microdata), {tried}, no ticker "
+        "(headings that begin with a time)"
     )
 
 

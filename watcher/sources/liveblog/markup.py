@@ -96,7 +96,7 @@ def entry(
     """One entry element read as a reader reads it."""
     raw_id = node.attributes.get(id_attr) or ""
     headline = node.css_first(headline_at)
-    title = " ".join(node_text_of(headline, url).split()) if headline is not None else ""
+    title = headline_text(headline) if headline is not None else ""
     if s.body:
         body = "\n\n".join(node_text_of(n, url) for n in node.css(s.body))
     else:
@@ -130,9 +130,16 @@ def _without_time_labels(body: str) -> str:
     return "\n\n".join(paragraphs)
 
 
-def node_text_of(node: LexborNode, url: str, skip: frozenset[int] = frozenset()) -> str:
+def headline_text(node: LexborNode) -> str:
+    """A headline: one line, no link targets."""
+    return " ".join(node_text_of(node, None, links=False).split())
+
+
+def node_text_of(
+    node: LexborNode, url: str | None, skip: frozenset[int] = frozenset(), links: bool = True
+) -> str:
     """An element's text as a reader reads it: no CMS codes."""
-    value = node_text(node, url, skip)
+    value = node_text(node, url, skip, links)
     return plain_to_text(_CMS_CODE.sub(" ", value)) if "[[" in value else value
 
 

@@ -13,7 +13,7 @@ from collections import Counter
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from watcher.model import Entry
-from watcher.sources.liveblog.markup import HEADINGS, node_text_of, outermost
+from watcher.sources.liveblog.markup import HEADINGS, headline_text, node_text_of, outermost
 
 # A clock time at the start of a heading: `12.31 Uhr:`, `12:31`, `9.05 h –`.
 TIME_PREFIX = re.compile(r"^\s*(?:[01]?\d|2[0-3])[.:h][0-5]\d\b")
@@ -58,7 +58,7 @@ def _entry(head: LexborNode, url: str, heads: frozenset[int]) -> Entry:
         node = node.next
     raw_id = head.attributes.get("id")
     return Entry(
-        title=node_text_of(head, url),
+        title=headline_text(head),
         body="\n\n".join(paragraphs),
         key=raw_id or None,
         url=f"{url.split('#', 1)[0]}#{raw_id}" if raw_id else None,

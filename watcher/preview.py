@@ -1,0 +1,191 @@
+"""`watcher preview`: what watcher would make of one page or feed, with nothing stored.
+
+It is how a user adds a live blog with confidence: which strategy found the entries and
+why, the entries (id, time, headline, first words), what looked wrong (cut JSON-LD, copied
+headlines, an invalid block), and, given a config, which rules would tag each entry.
+Everything printed comes from the page, so it goes through `printable` first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from watcher.config import Config
+from watcher.model import Change, Entry, Kind
+from watcher.rules import Ruleset
+from watcher.sources.base import SourceError
+from watcher.sources.feedformats import parse_feed
+from watcher.sources.http import FetchConfig, HttpFetcher
+from watcher.sources.liveblog import PageSelectors, extract
+from watcher.sources.page import decode_html
+from watcher.text import printable
+
+WORDS = 24  # of each body, in the text output
+NAME = "preview"  # the source name rules see, for a location no source of the config has
+
+
+@dataclass(frozen=True)
+class Preview:
+    location: str
+    kind: str  # "page" or "feed"
+    title: str = ""
+    strategy: str = ""
+    warnings: tuple[str, ...] = ()
+    entries: tuple[Entry, ...] = ()
+    tags: tuple[tuple[str, ...], ...] = ()  # per entry, when rules were given
+    error: str | None = None
+    source: str = NAME
+
+
+def preview(location: str, selectors: PageSelectors | None, config: Config | None) -> Preview:
+    """Reads `location` (a URL or a file) and extracts it; never raises SourceError."""
+    source, configured = _configured(location, config)
+    selectors = selectors or configured
+    fetch = config.fetch if config is not None else FetchConfig()
+    try:
+        body, content_type, url = _read(location, fetch)
+    except SourceError as exc:
+        return Preview(location, "page", error=str(exc), source=source)
+    if _is_feed(body, content_type):
+        try:
+            snapshot = parse_feed(body, content_type, url)
+        except (SourceError, ValueError) as exc:
+            return Preview(location, "feed", error=str(exc), source=source)
+        found = Preview(
+            location,
+            "feed",
+            snapshot.title,
+            "a feed: each item is an entry",
+            (),
+            snapshot.entries,
+            source=source,
+        )
+    else:
+        try:
+            page = extract(decode_html(body, content_type), url, selectors or PageSelectors())
+        except (SourceError, ValueError) as exc:
+            return Preview(location, "page", error=str(exc), source=source)
+        found = Preview(
+            location,
+            "page",
+            page.title,
+            page.strategy,
+            page.warnings,
+            page.entries,
+            source=source,
+        )
+    if config is None or not config.rules:
+        return found
+    rules = Ruleset(config.rules, config.notify)
+    tags = tuple(rules.tag(Change(Kind.NEW, e.key or "", e), source).tags for e in found.entries)
+    return Preview(
+        found.location,
+        found.kind,
+        found.title,
+        found.strategy,
+        found.warnings,
+        found.entries,
+        tags,
+        source=source,
+    )
+
+
+def _configured(location: str, config: Config | None) -> tuple[str, PageSelectors | None]:
+    """The name and selectors of the config's source for `location`, if it has one."""
+    for source in config.sources if config is not None else []:
+        if getattr(source, "page", None) == location:
+            return source.name, getattr(source, "selectors", None)
+        if getattr(source, "feed", None) == location:
+            return source.name, None
+    return NAME, None
+
+
+def _read(location: str, fetch: FetchConfig) -> tuple[bytes, str | None, str]:
+    """(body, content type, URL the body came from), as a poll would read it."""
+    if location.startswith(("http://", "https://")):
+
+        async def get() -> tuple[bytes, str | None, str]:
+            fetcher = HttpFetcher(fetch)
+            try:
+                fetched = await fetcher.get(location, None, None, "text/html, */*;q=0.8")
+            finally:
+                await fetcher.aclose()
+            return fetched.body or b"", fetched.content_type, fetched.url or location
+
+        return asyncio.run(get())
+    path = Path(location)
+    try:
+        with path.open("rb") as file:
+            body = file.read(fetch.max_bytes + 1)
+    except OSError as exc:
+        raise SourceError(f"cannot read {location}: {exc.strerror or exc}") from None
+    if len(body) > fetch.max_bytes:
+        raise SourceError(f"{location} is larger than fetch.max_bytes ({fetch.max_bytes})")
+    return body, None, path.resolve().as_uri()
+
+
+def _is_feed(body: bytes, content_type: str | None) -> bool:
+    kind = (content_type or "").lower()
+    if "html" in kind:
+        return False
+    if any(word in kind for word in ("rss", "atom", "feed+json", "json", "xml")):
+        return True
+    head = body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith(b"{"):
+        return True
+    return (
+        head.startswith(b"<?xml")
+        and b"<html" not in head
+        or head.startswith((b"<rss", b"<feed", b"<rdf"))
+    )
+
+
+def write_text(found: Preview, out: TextIO) -> None:
+    out.write(f"{printable(found.location)}  ({found.kind})\n")
+    if found.error is not None:
+        out.write(f"nothing found: {printable(found.error)}\n")
+        return
+    if found.title:
+        out.write(f"title: {printable(found.title)}\n")
+    out.write(f"found by: {printable(found.strategy)}\n")
+    for warning in found.warnings:
+        out.write(f"warning: {printable(warning)}\n")
+    out.write(f"{len(found.entries)} entries, newest first:\n")
+    for n, entry in enumerate(found.entries, 1):
+        when = entry.published or entry.updated or "no time"
+        out.write(f"{n:>4}. {printable(entry.key or '(no id)')}  {printable(when)}\n")
+        out.write(f"      {printable(entry.title) if entry.title else '(no headline)'}\n")
+        words = entry.body.split()
+        more = " …" if len(words) > WORDS else ""
+        out.write(f"      {printable(' '.join(words[:WORDS]))}{more}\n")
+        if found.tags:
+            out.write(f"      tags: {', '.join(found.tags[n - 1]) or '(none)'}\n")
+
+
+def write_json(found: Preview, out: TextIO) -> None:
+    entries = [
+        {
+            "key": e.key,
+            "url": e.url,
+            "published": e.published,
+            "updated": e.updated,
+            "title": e.title,
+            "body": e.body,
+            **({"tags": list(found.tags[n])} if found.tags else {}),
+        }
+        for n, e in enumerate(found.entries)
+    ]
+    document = {
+        "location": found.location,
+        "kind": found.kind,
+        "title": found.title,
+        "strategy": found.strategy,
+        "warnings": list(found.warnings),
+        "error": found.error,
+        "entries": entries,
+    }
+    out.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
