@@ -163,7 +163,8 @@ def _selectors(text: str | None) -> PageSelectors | None:
         value = yaml.safe_load(text)
         return PageSelectors.model_validate(value if value is not None else {})
     except yaml.YAMLError as exc:
-        raise ConfigError([f"--selectors: not YAML: {exc.problem or exc}"]) from None
+        reason = getattr(exc, "problem", None) or exc
+        raise ConfigError([f"--selectors: not YAML: {reason}"]) from None
     except ValidationError as exc:
         problems = [
             f"--selectors: {'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}"

@@ -137,10 +137,8 @@ def _is_feed(body: bytes, content_type: str | None) -> bool:
     head = body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if head.startswith(b"{"):
         return True
-    return (
-        head.startswith(b"<?xml")
-        and b"<html" not in head
-        or head.startswith((b"<rss", b"<feed", b"<rdf"))
+    return (head.startswith(b"<?xml") and b"<html" not in head) or head.startswith(
+        (b"<rss", b"<feed", b"<rdf")
     )
 
 

@@ -14,6 +14,7 @@ from watcher.model import Entry
 from watcher.sources.dates import timestamp
 from watcher.sources.liveblog.keys import normalize_id
 from watcher.sources.liveblog.selectors import DEFAULT_MARKUPS, Markup, PageSelectors
+from watcher.sources.liveblog.structured import without_cms_codes
 
 HEADINGS = "h1, h2, h3, h4, h5, h6"
 # Inside an entry, what a reader does not read as its text: its header (the headline is
@@ -32,8 +33,6 @@ NOISE = ", ".join(
 CARD = ":is(div, section, article):has(> :is(h2, h3, h4) > a)"
 # A paragraph that only says when: `21:06 (IST)`, `19:02 (IST), Oct 02`.
 _TIME_LABEL = re.compile(r"^\d{1,2}[:.]\d{2}\b[^\n]{0,24}$")
-# Codes a CMS leaves in the text for its own templates: `[[ge:rep-locali:…]]`.
-_CMS_CODE = re.compile(r"\[\[[\w-]+:[^\]\n]*\]\]")
 
 
 @dataclass(frozen=True)
@@ -140,7 +139,7 @@ def node_text_of(
 ) -> str:
     """An element's text as a reader reads it: no CMS codes."""
     value = node_text(node, url, skip, links)
-    return plain_to_text(_CMS_CODE.sub(" ", value)) if "[[" in value else value
+    return plain_to_text(without_cms_codes(value)) if "[[" in value else value
 
 
 def time(node: LexborNode, selector: str) -> str | None:

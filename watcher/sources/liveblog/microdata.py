@@ -33,7 +33,8 @@ def _all(items: Any) -> list[dict[str, Any]]:
         item = stack.pop(0)
         if isinstance(item, list):
             stack[:0] = item
-        elif isinstance(item, dict) and "properties" in item:
+        elif isinstance(item, dict) and "type" in item:
+            item.setdefault("properties", {})  # extruct leaves it out when there are none
             out.append(item)
             stack += [v for v in item["properties"].values() if isinstance(v, dict | list)]
     return out

@@ -51,7 +51,16 @@ def text(value: Any, url: str | None = None) -> str:
         if "&" not in value:
             break
         value = html.unescape(value)
+    value = without_cms_codes(value)
     return html_to_text(value, url) if "<" in value else plain_to_text(value)
+
+
+# Codes a CMS leaves in the text for its own templates: `[[ge:rep-locali:…]]`.
+_CMS_CODE = re.compile(r"\[\[[\w-]+:[^\]\n]*\]\]")
+
+
+def without_cms_codes(value: str) -> str:
+    return _CMS_CODE.sub(" ", value) if "[[" in value else value
 
 
 def date(value: Any) -> str | None:
