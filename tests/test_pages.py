@@ -4,6 +4,7 @@ without ../shared tests every strategy."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -158,3 +159,14 @@ def test_entries_that_lose_their_ids_are_matched_by_their_text() -> None:
     before = read(FIXTURES / "reach.html")
     after = replace(before, entries=tuple(replace(e, key=None) for e in before.entries))
     assert changes(before, after) == []
+
+
+def test_ids_that_number_entries_by_position_are_not_ids() -> None:
+    # The JSON-LD numbers its items from the top (#post1, #post2, …): a new entry
+    # renumbers every other one, which must not make them all new.
+    v2 = (FIXTURES / "timesofindia.v2.html").read_text()
+    renumbered = re.sub(r"#post(\d)", lambda m: f"#post{int(m.group(1)) + 1}", v2)
+    found = changes(
+        read(FIXTURES / "timesofindia.html"), parse_page(renumbered, URL, PageSelectors())
+    )
+    assert kinds(found) == {"updated": 1, "new": 1}
