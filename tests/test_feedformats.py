@@ -89,3 +89,26 @@ def test_entities_in_titles_and_relative_links() -> None:
     (entry,) = parse_feed(markup.encode(), None, "https://example.org/feed").entries
     assert entry.title == "Q&A: Putin & Trump"
     assert "more (https://example.org/more)" in entry.body
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "<rss version='2.0' xmlns:content='http://purl.org/rss/1.0/modules/content/'><channel>"
+        "<item><guid>a</guid><title>T</title><description>{summary}</description>"
+        "<content:encoded>&lt;p&gt;Full text of the entry.&lt;/p&gt;</content:encoded></item>"
+        "</channel></rss>",
+        "<feed xmlns='http://www.w3.org/2005/Atom'><entry><id>a</id><title>T</title>"
+        "<summary>{summary}</summary><content type='html'>&lt;p&gt;Full text of the "
+        "entry.&lt;/p&gt;</content></entry></feed>",
+        '{{"version": "https://jsonfeed.org/version/1.1", "items": [{{"id": "a", "title": '
+        '"T", "summary": "{summary}", "content_text": "Full text of the entry."}}]}}',
+    ],
+    ids=["rss", "atom", "json feed"],
+)
+def test_an_entrys_text_is_its_content_and_its_summary_only_without_one(template: str) -> None:
+    before = parse_feed(template.format(summary="A teaser.").encode()).entries
+    after = parse_feed(template.format(summary="A teaser, edited.").encode()).entries
+    assert [e.body for e in before] == [e.body for e in after] == ["Full text of the entry."]
+    no_content = template.replace("Full text of the entry.", "").format(summary="A teaser.")
+    assert "A teaser." in parse_feed(no_content.encode()).entries[0].body

@@ -143,12 +143,15 @@ def _rss_item(item: etree._Element, url: str | None) -> Entry:
     link = text("link")
     if not link and guid and fields["guid"].get("isPermaLink", "true") == "true" and "://" in guid:
         link = guid
-    content = text(CONTENT) or text("description") or ""
+    # The fullest text: the content, the description where the content is empty.
+    body = html_to_text(text(CONTENT) or "", link or url) or html_to_text(
+        text("description") or "", link or url
+    )
     return _entry(
         guid,
         link,
         html_to_text(text("title") or ""),
-        html_to_text(content, link or url),
+        body,
         text("pubDate") or text(DC_DATE),
         None,
     )
@@ -169,15 +172,17 @@ def _atom_entry(entry: etree._Element, url: str | None) -> Entry:
         return element.text if element is not None else None
 
     base = link or url
-    content = fields.get(f"{ATOM}content")
-    if content is None:
-        content = fields.get(f"{ATOM}summary")
+    body = ""
+    for tag in ("content", "summary"):  # the fullest text that is not empty
+        element = fields.get(f"{ATOM}{tag}")
+        if element is not None and (body := _atom_text(element, base)):
+            break
     title = fields.get(f"{ATOM}title")
     return _entry(
         text("id"),
         link,
         _atom_text(title, base) if title is not None else "",
-        _atom_text(content, base) if content is not None else "",
+        body,
         text("published"),
         text("updated"),
     )
@@ -227,11 +232,13 @@ def _feedparser(body: bytes, content_type: str | None, url: str | None) -> list[
 
 def _feedparser_entry(e: Any, url: str | None) -> Entry:
     link = e.get("link")
-    content = e.get("content") or []
-    detail = content[0] if content else e.get("summary_detail") or {}
-    value = detail.get("value") or e.get("summary") or ""
-    kind = detail.get("type", "text/html")
-    body = html_to_text(value, link or url) if "html" in kind else plain_to_text(value)
+    body = ""
+    for detail in [*(e.get("content") or [])[:1], e.get("summary_detail") or {}]:
+        value = detail.get("value") or ""
+        kind = detail.get("type", "text/html")
+        body = html_to_text(value, link or url) if "html" in kind else plain_to_text(value)
+        if body:  # the fullest text that is not empty
+            break
     title = e.get("title") or ""
     title_kind = (e.get("title_detail") or {}).get("type", "text/html")
     title = html_to_text(title) if "html" in title_kind else plain_to_text(title)
