@@ -13,6 +13,7 @@ import pytest
 
 from tests.feeds import atom, guardian_page, rss, seed_items
 from tests.helpers import Watcher, run_watcher, wait_for
+from tests.pages import FIXTURES as PAGES
 from tests.servers import LocalServer
 
 ITEMS = seed_items()
@@ -179,6 +180,26 @@ def test_page_source(server: LocalServer, make_config: Any) -> None:
     server.serve("/live", guardian_page(changed), content_type="text/html; charset=utf-8")
     code, events, _ = check(config)
     assert [(e["kind"], e["entry"], e["tags"]) for e in events] == [("updated", "104", ["Riyadh"])]
+
+
+def test_a_page_that_turns_into_an_article_fails_and_loses_nothing(
+    server: LocalServer, make_config: Any
+) -> None:
+    html = "text/html; charset=utf-8"
+    server.serve("/live", (PAGES / "reach.html").read_bytes(), content_type=html)
+    config = config_for(make_config, f"  - name: page\n    page: {server.url('/live')}\n")
+    assert check(config)[:2] == (0, [])  # the baseline, silent
+    server.serve("/live", (PAGES / "teasers.html").read_bytes(), content_type=html)
+    code, events, stderr = check(config)
+    assert (code, events) == (3, [])
+    assert "not a live blog: no LiveBlogPosting" in stderr
+    server.serve("/live", (PAGES / "reach.v2.html").read_bytes(), content_type=html)
+    code, events, _ = check(config)
+    assert code == 0
+    assert sorted((e["kind"], e["entry"]) for e in events) == [
+        ("new", "880440"),
+        ("updated", "880412"),
+    ]
 
 
 def test_errors_channel_hears_once_when_a_source_goes_down_and_once_when_it_is_back(
