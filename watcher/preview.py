@@ -20,7 +20,7 @@ from watcher.rules import Ruleset
 from watcher.sources.base import SourceError
 from watcher.sources.feedformats import parse_feed
 from watcher.sources.http import FetchConfig, HttpFetcher
-from watcher.sources.liveblog import PageSelectors, extract
+from watcher.sources.liveblog import Extraction, PageSelectors, extract
 from watcher.sources.page import decode_html
 from watcher.text import printable
 
@@ -50,41 +50,24 @@ def preview(location: str, selectors: PageSelectors | None, config: Config | Non
         body, content_type, url = _read(location, fetch)
     except SourceError as exc:
         return Preview(location, "page", error=str(exc), source=source)
-    if _is_feed(body, content_type):
-        try:
+    kind = "feed" if _is_feed(body, content_type) else "page"
+    try:
+        if kind == "feed":
             snapshot = parse_feed(body, content_type, url)
-        except (SourceError, ValueError) as exc:
-            return Preview(location, "feed", error=str(exc), source=source)
-        found = Preview(
-            location,
-            "feed",
-            snapshot.title,
-            "a feed: each item is an entry",
-            (),
-            snapshot.entries,
-            source=source,
+            found = Extraction(snapshot.entries, snapshot.title, "a feed: each item is an entry")
+        else:
+            found = extract(decode_html(body, content_type), url, selectors or PageSelectors())
+    except (SourceError, ValueError) as exc:
+        return Preview(location, kind, error=str(exc), source=source)
+    tags: tuple[tuple[str, ...], ...] = ()
+    if config is not None and config.rules:
+        rules = Ruleset(config.rules, config.notify)
+        tags = tuple(
+            rules.tag(Change(Kind.NEW, e.key or "", e), source).tags for e in found.entries
         )
-    else:
-        try:
-            page = extract(decode_html(body, content_type), url, selectors or PageSelectors())
-        except (SourceError, ValueError) as exc:
-            return Preview(location, "page", error=str(exc), source=source)
-        found = Preview(
-            location,
-            "page",
-            page.title,
-            page.strategy,
-            page.warnings,
-            page.entries,
-            source=source,
-        )
-    if config is None or not config.rules:
-        return found
-    rules = Ruleset(config.rules, config.notify)
-    tags = tuple(rules.tag(Change(Kind.NEW, e.key or "", e), source).tags for e in found.entries)
     return Preview(
-        found.location,
-        found.kind,
+        location,
+        kind,
         found.title,
         found.strategy,
         found.warnings,

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import jstyleson
 from selectolax.lexbor import LexborHTMLParser
 
-from watcher.sources.liveblog.keys import distinct, normalize_id
-from watcher.sources.liveblog.structured import Item, Posting, cut, date, text
+from watcher.sources.liveblog.structured import Posting, item, posting
 
 
 def postings(tree: LexborHTMLParser, url: str, warnings: list[str]) -> list[Posting]:
@@ -53,26 +51,5 @@ def _has_type(obj: dict[str, Any], name: str) -> bool:
 def _posting(obj: dict[str, Any], url: str) -> Posting:
     updates = obj.get("liveBlogUpdate") or []
     updates = updates if isinstance(updates, list) else [updates]
-    items = [_item(u, url) for u in updates if isinstance(u, dict)]
-    keys = distinct(i.key for i in items)
-    return Posting(
-        "JSON-LD",
-        text(obj.get("headline")),
-        tuple(replace(i, key=k) for i, k in zip(items, keys, strict=True)),
-    )
-
-
-def _item(obj: dict[str, Any], url: str) -> Item:
-    link = obj.get("url") if isinstance(obj.get("url"), str) else None
-    ident = obj.get("@id") if isinstance(obj.get("@id"), str) else None
-    headline, body = text(obj.get("headline")), text(obj.get("articleBody"), url)
-    return Item(
-        key=normalize_id(ident or link or "") or None,
-        url=link,
-        headline=headline,
-        body=body,
-        published=date(obj.get("datePublished")),
-        modified=date(obj.get("dateModified")),
-        headline_cut=cut(headline, obj.get("headline")),
-        body_cut=cut(body, obj.get("articleBody")),
-    )
+    items = [item(u, u.get("@id"), url) for u in updates if isinstance(u, dict)]
+    return posting("JSON-LD", obj.get("headline"), items)

@@ -3,11 +3,9 @@ read by extruct (the W3C microdata algorithm, itemref and nesting included)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
-from watcher.sources.liveblog.keys import distinct, normalize_id
-from watcher.sources.liveblog.structured import Item, Posting, cut, date, text
+from watcher.sources.liveblog.structured import Posting, item, posting
 
 TYPE = "LiveBlogPosting"
 
@@ -46,31 +44,13 @@ def _is(item: dict[str, Any], name: str) -> bool:
     return any(isinstance(k, str) and k.rsplit("/", 1)[-1] == name for k in kinds)
 
 
-def _posting(item: dict[str, Any], url: str) -> Posting:
-    props = item["properties"]
+def _posting(found: dict[str, Any], url: str) -> Posting:
+    props = found["properties"]
     updates = props.get("liveBlogUpdate") or []
     updates = updates if isinstance(updates, list) else [updates]
-    items = [_item(u, url) for u in updates if isinstance(u, dict) and "properties" in u]
-    keys = distinct(i.key for i in items)
-    return Posting(
-        "microdata",
-        text(props.get("headline")),
-        tuple(replace(i, key=k) for i, k in zip(items, keys, strict=True)),
-    )
-
-
-def _item(item: dict[str, Any], url: str) -> Item:
-    props = item["properties"]
-    link = props.get("url") if isinstance(props.get("url"), str) else None
-    ident = item.get("id") if isinstance(item.get("id"), str) else None
-    headline, body = text(props.get("headline")), text(props.get("articleBody"), url)
-    return Item(
-        key=normalize_id(ident or link or "") or None,
-        url=link,
-        headline=headline,
-        body=body,
-        published=date(props.get("datePublished")),
-        modified=date(props.get("dateModified")),
-        headline_cut=cut(headline),
-        body_cut=cut(body),
-    )
+    items = [
+        item(u["properties"], u.get("id"), url)
+        for u in updates
+        if isinstance(u, dict) and isinstance(u.get("properties"), dict)
+    ]
+    return posting("microdata", props.get("headline"), items)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from watcher.htmltext import html_to_text, plain_to_text
+from watcher.sources.liveblog.keys import distinct, normalize_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,31 @@ class Posting:
     syntax: str
     headline: str
     items: tuple[Item, ...]
+
+
+def posting(syntax: str, headline: Any, items: list[Item]) -> Posting:
+    """A LiveBlogPosting, its items' keys kept only where they identify an item."""
+    keys = distinct(i.key for i in items)
+    return Posting(
+        syntax, text(headline), tuple(replace(i, key=k) for i, k in zip(items, keys, strict=True))
+    )
+
+
+def item(fields: Mapping[str, Any], ident: Any, url: str) -> Item:
+    """An item from its schema.org fields, in either syntax."""
+    link = fields.get("url") if isinstance(fields.get("url"), str) else None
+    ident = ident if isinstance(ident, str) else None
+    headline, body = text(fields.get("headline")), text(fields.get("articleBody"), url)
+    return Item(
+        key=normalize_id(ident or link or "") or None,
+        url=link,
+        headline=headline,
+        body=body,
+        published=date(fields.get("datePublished")),
+        modified=date(fields.get("dateModified")),
+        headline_cut=cut(headline, fields.get("headline")),
+        body_cut=cut(body, fields.get("articleBody")),
+    )
 
 
 def text(value: Any, url: str | None = None) -> str:
