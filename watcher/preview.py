@@ -38,7 +38,7 @@ class Preview:
     entries: tuple[Entry, ...] = ()
     tags: tuple[tuple[str, ...], ...] = ()  # per entry, when rules were given
     error: str | None = None
-    source: str = NAME
+    source: str = NAME  # the source the rules were run as: the config's, if it has this URL
 
 
 def preview(location: str, selectors: PageSelectors | None, config: Config | None) -> Preview:
@@ -163,6 +163,7 @@ def write_json(found: Preview, out: TextIO) -> None:
     document = {
         "location": found.location,
         "kind": found.kind,
+        "source": found.source,
         "title": found.title,
         "strategy": found.strategy,
         "warnings": list(found.warnings),
