@@ -10,9 +10,8 @@ import string
 import time
 from pathlib import Path
 
-from watcher.config import RuleConfig
 from watcher.model import Change, Entry, Kind
-from watcher.rules import Ruleset
+from watcher.rules import RuleConfig, Ruleset
 from watcher.sources import textblog
 
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_cda4f8f913c75e77.txt"

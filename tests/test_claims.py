@@ -21,10 +21,9 @@ from tests.helpers import run_watcher
 from tests.servers import LocalServer
 from watcher.config import ChannelConfig, DuplicatesConfig
 from watcher.diff import compare
-from watcher.model import Entry, Event, Snapshot
+from watcher.model import Entry, Event, Snapshot, Target
 from watcher.notify.outbox import Outbox
 from watcher.pipeline import mass_removal
-from watcher.sources.base import Target
 from watcher.store import Store
 
 ITEMS = seed_items()

@@ -19,10 +19,9 @@ from apprise.plugins.slack import NotifySlack
 from tests.helpers import add_paragraph, run_watcher
 from tests.servers import LocalServer, MailServer
 from watcher.diff import word_diff
-from watcher.model import Alert, Kind, Match
+from watcher.model import Alert, Kind, Match, Target
 from watcher.notify.channels import Channel
 from watcher.notify.render import Format, render, render_digest
-from watcher.sources.base import Target
 from watcher.store import Store, entries, revisions
 
 HOSTILE = (

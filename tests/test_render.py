@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from watcher.config import RuleConfig
 from watcher.diff import word_diff
 from watcher.model import Alert, Change, Entry, Kind, StoredEntry
 from watcher.notify.render import render, render_diff
-from watcher.rules import Ruleset
+from watcher.rules import RuleConfig, Ruleset
 
 RULES = Ruleset([RuleConfig(name="Putin", keywords=["Putin"])], ["console"])
 

@@ -7,11 +7,10 @@ from typing import Any
 
 import pytest
 
-from watcher.config import RuleConfig
 from watcher.diff import compare, word_diff
 from watcher.htmltext import html_to_text
 from watcher.model import Change, Entry, Kind, Snapshot, StoredEntry
-from watcher.rules import Ruleset, parse_keyword
+from watcher.rules import RuleConfig, Ruleset, parse_keyword
 from watcher.text import FORMAT_CHARS
 
 

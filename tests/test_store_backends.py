@@ -11,9 +11,8 @@ import sqlalchemy as sa
 
 from tests.helpers import SEED
 from watcher.diff import compare
-from watcher.model import Change, Entry, Event, Kind, Snapshot
+from watcher.model import Change, Entry, Event, Kind, Snapshot, Target
 from watcher.sources import textblog
-from watcher.sources.base import Target
 from watcher.store import SCHEMA_VERSION, ClaimLost, Store, StoreError, Touch, claims, meta
 
 TARGET = Target("live/blog.txt", "live", "blogs/blog.txt")

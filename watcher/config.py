@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from watcher import log
-from watcher.rules import parse_keyword
+from watcher.rules import RuleConfig
 from watcher.sanitize import Limits
 from watcher.sources import TAG_SUFFIX, AnySourceConfig
 from watcher.sources.base import SourceConfig
@@ -170,42 +170,6 @@ class DuplicatesConfig(_Model):
 
     window: Duration = 900.0  # 0 turns it off
     similarity: float = Field(default=0.8, gt=0, le=1)
-
-
-class RuleConfig(_Model):
-    name: str = Field(min_length=1)
-    priority: Literal["normal", "high"] = "normal"  # high: sent at once, past digests
-    min_change: int = Field(default=0, ge=0)  # words an edit must change to count
-    keywords: list[str] = []
-    all: list[str] = []
-    none: list[str] = []
-    regex: str | None = None
-    on: list[Literal["new", "updated", "removed"]] = ["new", "updated"]
-    sources: list[str] = []
-    notify: list[str] | None = None
-    match: Literal["changed", "whole"] = "changed"
-
-    @field_validator("keywords", "all", "none", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
-
-    @field_validator("keywords", "all", "none")
-    @classmethod
-    def _parse(cls, keywords: list[str]) -> list[str]:
-        for keyword in keywords:
-            parse_keyword(keyword)
-        return keywords
-
-    @field_validator("regex")
-    @classmethod
-    def _compile(cls, regex: str | None) -> str | None:
-        if regex is not None:
-            try:
-                re.compile(regex)
-            except re.error as exc:
-                raise ValueError(f"invalid regex: {exc}") from None
-        return regex
 
 
 class Config(_Model):
@@ -501,7 +465,7 @@ class _Names:
 
 
 def _cross_check(config: Config) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    from watcher.store.engine import StoreError, check_url  # SQLAlchemy: not before needed
+    from watcher.store import StoreError, check_url  # SQLAlchemy: not before needed
 
     try:
         check_url(config.state_url)

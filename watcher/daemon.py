@@ -33,8 +33,7 @@ from watcher.notify.outbox import ChannelWorkers, Outbox
 from watcher.pipeline import Pipeline, PollResult
 from watcher.sdnotify import Notifier
 from watcher.sources.workers import ParserPool
-from watcher.store import Store, StoreError
-from watcher.store.records import ClaimRow
+from watcher.store import ClaimRow, Store, StoreError
 
 logger = logging.getLogger(__name__)
 STOP_DEADLINE = 8.0  # seconds in-flight work may take once a stop is asked for

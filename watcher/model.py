@@ -157,3 +157,12 @@ class Alert:
             created_at=created_at,
             event_id=event_id,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One live blog to poll: a file, a feed, a page."""
+
+    name: str
+    source: str
+    location: str

@@ -20,9 +20,9 @@ from watcher import log, sources
 from watcher.config import Config
 from watcher.diff import Comparison, compare
 from watcher.failpoints import failpoint, fires
-from watcher.model import Alert, Kind, Snapshot
+from watcher.model import Alert, Kind, Snapshot, Target
 from watcher.rules import Ruleset
-from watcher.sources.base import Fetched, SourceContext, SourceError, SourceKind, Target
+from watcher.sources.base import Fetched, SourceContext, SourceError, SourceKind
 from watcher.sources.http import HttpFetcher
 from watcher.sources.workers import ParserPool
 from watcher.store import SourceRow, Store, StoreError, Touch

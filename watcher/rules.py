@@ -21,13 +21,12 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from watcher.model import Change, DiffOp, Event, Kind, Match
 from watcher.text import WORD, fold, gap_class, words
-
-if TYPE_CHECKING:
-    from watcher.config import RuleConfig
 
 _KEYWORD_WORD = re.compile(rf"(?:{WORD.pattern})(\*)?")
 TRIGGER, ALL, NONE = 0, 1, 2
@@ -136,6 +135,46 @@ class _Rule:
     min_change: int
     # keyword id -> (role, index of the `all` keyword)
     roles: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+
+class RuleConfig(BaseModel):
+    """A rule as the config writes it (`rules:`); Ruleset compiles them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    priority: Literal["normal", "high"] = "normal"  # high: sent at once, past digests
+    min_change: int = Field(default=0, ge=0)  # words an edit must change to count
+    keywords: list[str] = []
+    all: list[str] = []
+    none: list[str] = []
+    regex: str | None = None
+    on: list[Literal["new", "updated", "removed"]] = ["new", "updated"]
+    sources: list[str] = []
+    notify: list[str] | None = None
+    match: Literal["changed", "whole"] = "changed"
+
+    @field_validator("keywords", "all", "none", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("keywords", "all", "none")
+    @classmethod
+    def _parse(cls, keywords: list[str]) -> list[str]:
+        for keyword in keywords:
+            parse_keyword(keyword)
+        return keywords
+
+    @field_validator("regex")
+    @classmethod
+    def _compile(cls, regex: str | None) -> str | None:
+        if regex is not None:
+            try:
+                re.compile(regex)
+            except re.error as exc:
+                raise ValueError(f"invalid regex: {exc}") from None
+        return regex
 
 
 class Ruleset:

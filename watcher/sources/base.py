@@ -11,15 +11,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from watcher.model import Snapshot
+from watcher.model import Snapshot, Target
 from watcher.units import Duration
-
-if TYPE_CHECKING:
-    from watcher.sources.http import HttpFetcher
 
 Ignorable = Literal["whitespace", "punctuation", "case"]
 
@@ -38,15 +35,6 @@ class SourceConfig(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
-class Target:
-    """One live blog to poll: a file, a feed, a page."""
-
-    name: str
-    source: str
-    location: str
-
-
-@dataclass(frozen=True, slots=True)
 class Fetched:
     """A fetch's outcome. `body` is None when the source says nothing has changed."""
 
@@ -57,12 +45,20 @@ class Fetched:
     url: str | None = None  # where the body came from, after redirects
 
 
+class Fetcher(Protocol):
+    """The shared HTTP client (http.HttpFetcher), as source kinds see it."""
+
+    async def get(
+        self, url: str, etag: str | None, last_modified: str | None, accept: str = "*/*"
+    ) -> Fetched: ...
+
+
 @dataclass(frozen=True, slots=True)
 class SourceContext:
     """What source kinds need from the running process."""
 
     base_dir: Path
-    http: HttpFetcher
+    http: Fetcher
 
 
 class SourceError(Exception):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from watcher.model import Snapshot
-from watcher.sources.base import Fetched, Parser, SourceConfig, Target
+from watcher.model import Snapshot, Target
+from watcher.sources.base import Fetched, Parser, SourceConfig
 from watcher.sources.feedformats import parse_feed
 from watcher.sources.http import WebSource
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from watcher.model import Snapshot
+from watcher.model import Snapshot, Target
 from watcher.sources import textblog
 from watcher.sources.base import (
     Fetched,
@@ -20,7 +20,6 @@ from watcher.sources.base import (
     SourceConfig,
     SourceError,
     SourceKind,
-    Target,
 )
 
 

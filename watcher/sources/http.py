@@ -21,7 +21,8 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from watcher import __version__
-from watcher.sources.base import Fetched, SourceError, SourceKind, Target
+from watcher.model import Target
+from watcher.sources.base import Fetched, SourceError, SourceKind
 from watcher.sources.transport import AiohttpTransport
 from watcher.units import Duration
 

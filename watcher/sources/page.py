@@ -11,8 +11,8 @@ import re
 
 from pydantic import Field
 
-from watcher.model import Snapshot
-from watcher.sources.base import Fetched, Parser, SourceConfig, Target
+from watcher.model import Snapshot, Target
+from watcher.sources.base import Fetched, Parser, SourceConfig
 from watcher.sources.http import WebSource
 from watcher.sources.liveblog import PageSelectors, parse_page
 

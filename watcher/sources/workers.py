@@ -29,9 +29,9 @@ from multiprocessing.context import ForkContext, ForkServerContext
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from watcher.model import Snapshot
+from watcher.model import Snapshot, Target
 from watcher.sanitize import Limits, bound
-from watcher.sources.base import Fetched, Parser, SourceError, Target
+from watcher.sources.base import Fetched, Parser, SourceError
 
 PRELOAD = [
     "watcher.sources.workers",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator as _Iterator
 from collections.abc import Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,10 +14,13 @@ from sqlalchemy.engine import Connection
 
 from watcher.diff import Comparison
 from watcher.failpoints import fires
-from watcher.model import Event, Kind, StoredEntry
+from watcher.model import Event, Kind, StoredEntry, Target
+from watcher.store.claiming import ClaimLost
+from watcher.store.database import Database
 from watcher.store.records import SourceRow
 from watcher.store.schema import (
     ACTIVE_ENTRIES,
+    HOLDER_LOCKED,
     IDS_BY_KEY,
     deliveries,
     entries,
@@ -29,6 +34,7 @@ from watcher.store.writes import (
     pending_row,
     record_success,
     source_event,
+    source_of,
 )
 
 
@@ -198,3 +204,26 @@ class PollTransaction:
     def tell(self, kind: Kind, detail: str, channels: Sequence[str]) -> None:
         """An event about the source itself (not one of its entries) for `channels`."""
         source_event(self._conn, self.source.id, kind, detail, channels, time.time())
+
+
+class Polling(Database):
+    """The poll transaction, under the source's row lock and its claim."""
+
+    @contextmanager
+    def poll(
+        self, target: Target, kind: str, owner: str | None = None
+    ) -> _Iterator[PollTransaction]:
+        """One transaction for one poll: read the stored entries, then save the outcome.
+
+        The source's row is locked first, so that two polls of one source (a daemon's and
+        a `check`'s) take turns, the second diffing against what the first saved. With
+        `owner`, the poll was made under that instance's claim on the source, which must
+        still be its own: else nothing is saved (ClaimLost), the new holder polls again.
+        """
+        with self._write() as conn:
+            source = source_of(conn, target, kind, lock=True)
+            if owner is not None:
+                holder = conn.execute(HOLDER_LOCKED, {"claim_name": target.source}).scalar()
+                if holder != owner:
+                    raise ClaimLost(target.source)
+            yield PollTransaction(conn, source)

@@ -8,8 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from watcher.model import Kind, Match
-from watcher.sources.base import Target
+from watcher.model import Kind, Match, Target
 from watcher.store.records import SourceRow, source_row
 from watcher.store.schema import (
     NEW_SOURCE,
