@@ -21,14 +21,14 @@ LAYERS = [
     ["watcher", "watcher.model", "watcher.units", "watcher.text", "watcher.failpoints"],
     ["watcher.log", "watcher.sdnotify"],
     # the pure stages: read, compare, match, bound, render (and the sources' fetching)
-    ["watcher.htmltext", "watcher.diff", "watcher.rules", "watcher.sanitize"],
+    ["watcher.htmldepth", "watcher.htmltext", "watcher.diff", "watcher.rules", "watcher.sanitize"],
     ["watcher.sources", "watcher.sources.*"],
     ["watcher.notify.render", "watcher.notify.policy", "watcher.notify.console"],
     ["watcher.notify.channels"],
     # the store
     ["watcher.store", "watcher.store.*"],
     # the config: every stage's settings in one model
-    ["watcher.config"],
+    ["watcher.configfile", "watcher.config"],
     # the shells: poll, send, schedule, look back
     ["watcher.pipeline", "watcher.notify.outbox", "watcher.metrics", "watcher.lookback"],
     ["watcher.check", "watcher.daemon", "watcher.rulestest", "watcher.preview"],

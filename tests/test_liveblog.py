@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 
 from tests.feeds import guardian_page, live_blog_json_ld, seed_items
-from watcher.config import ConfigError, parse
+from watcher.config import parse
+from watcher.configfile import ConfigError
 from watcher.sources.base import SourceError
 from watcher.sources.liveblog import PageSelectors, normalize_id, parse_page
 

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from watcher import __version__, log
-from watcher.config import Config, ConfigError, load, locate
+from watcher.config import Config, load, locate
+from watcher.configfile import ConfigError
 
 if TYPE_CHECKING:
     from watcher.sources.liveblog import PageSelectors

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -29,6 +28,7 @@ from pydantic import (
 )
 
 from watcher import log
+from watcher.configfile import ConfigError, expand_env, load_yaml, register_env_secrets
 from watcher.rules import RuleConfig
 from watcher.sanitize import Limits
 from watcher.sources import TAG_SUFFIX, AnySourceConfig
@@ -39,46 +39,6 @@ from watcher.units import Duration
 
 DEFAULT_PATH = Path("config/watcher.yaml")
 CONSOLE = "console"
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-class ConfigError(Exception):
-    """One or more problems, each already formatted as `file:line: key: message`."""
-
-    def __init__(self, problems: list[str]) -> None:
-        problems = sorted(problems, key=_line_of)
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-
-def _line_of(problem: str) -> int:
-    found = re.match(r"[^:]*:(\d+):", problem)
-    return int(found.group(1)) if found else 0
-
-
-def expand_env(value: str) -> str:
-    """Replaces `${NAME}` and `${NAME:-default}`; an unset NAME without default is an error."""
-
-    def sub(m: re.Match[str]) -> str:
-        name, default = m.group(1), m.group(2)
-        found = os.environ.get(name)
-        if found is None:
-            if default is None:
-                raise ValueError(f"environment variable {name} is not set")
-            return default
-        return found
-
-    return _ENV.sub(sub, value)
-
-
-def register_env_secrets(value: str) -> None:
-    """Masks in every log line, and in `test-notify`, the values `${NAME}` takes from the
-    environment: tokens kept out of the file are secret even where Apprise's privacy form
-    shows them (a header such as `+X-Api-Key=${API_KEY}`)."""
-    for m in _ENV.finditer(value):
-        found = os.environ.get(m.group(1))
-        if found:
-            log.add_secret(found)
 
 
 class _Model(BaseModel):
@@ -268,7 +228,7 @@ def load(explicit: str | os.PathLike[str] | None = None) -> Config:
 
 
 def parse(text: str, path: Path) -> Config:
-    data, lines = _load_yaml(text, path)
+    data, lines = load_yaml(text, path)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -295,126 +255,6 @@ def parse(text: str, path: Path) -> Config:
         raise ConfigError(problems)
     log.add_url_secrets(config.state_url)  # a database password stays out of the logs
     return config
-
-
-# libyaml's parser when PyYAML has it: a config of thousands of sources loads 10x faster.
-_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
-    """YAML 1.2 booleans and numbers. YAML 1.1 would read the rule key `on` (and yes, no,
-    off) as a boolean, and the quiet-hours time 22:00 as the number 1320."""
-
-
-_YAML12 = {  # the YAML 1.2 core schema's booleans and numbers
-    "tag:yaml.org,2002:bool": (r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
-    "tag:yaml.org,2002:int": (r"^(?:[-+]?(?:0|[1-9][0-9_]*)|0x[0-9a-fA-F_]+)$", "-+0123456789"),
-    "tag:yaml.org,2002:float": (
-        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
-        "-+0123456789.",
-    ),
-}
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _YAML12]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-for _tag, (_pattern, _firsts) in _YAML12.items():
-    for _first in _firsts:
-        _Loader.yaml_implicit_resolvers.setdefault(_first, []).append((_tag, re.compile(_pattern)))
-
-
-def _load_yaml(text: str, path: Path) -> tuple[Any, dict[tuple[str | int, ...], int]]:
-    """The YAML data, and the line of every key and item in it."""
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        if node is not None:
-            _check_expansion(node, path)
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"{path}:{line}: YAML syntax error: {problem}"]) from None
-    finally:
-        loader.dispose()
-
-    lines: dict[tuple[str | int, ...], int] = {}
-
-    def walk(n: yaml.Node, loc: tuple[str | int, ...]) -> None:
-        lines.setdefault(loc, n.start_mark.line + 1)
-        if isinstance(n, yaml.MappingNode):
-            for key, value in n.value:
-                if isinstance(key, yaml.ScalarNode):
-                    lines.setdefault((*loc, key.value), key.start_mark.line + 1)
-                    walk(value, (*loc, key.value))
-        elif isinstance(n, yaml.SequenceNode):
-            for i, item in enumerate(n.value):
-                walk(item, (*loc, i))
-
-    if node is not None:
-        walk(node, ())
-    return data, lines
-
-
-# Aliases may make the data at most this many nodes larger than the file's own nodes.
-# Reuse in a real config adds a block per use (a 10-node defaults block merged into 2,000
-# sources adds 20,000); a 400-byte alias bomb ("billion laughs") adds 10**9, which the
-# line walk and pydantic would expand in full. Each node added can cost pydantic 1.5 kB
-# (an error per list item), so this bounds the worst accepted config to some 150 MB. The
-# file's own nodes are not capped: they cost what the file's bytes do.
-MAX_ALIAS_NODES = 100_000
-MAX_DEPTH = 100  # levels of nesting; the line walk below recurses once a level
-
-
-def _check_expansion(root: yaml.Node, path: Path) -> None:
-    """Refuses a recursive alias, aliases that add over MAX_ALIAS_NODES nodes, and nesting
-    over MAX_DEPTH levels, before anything expands them.
-
-    PyYAML composes an alias as the very node it names, so the nodes form a graph without
-    copies: each node's expanded size and height are counted once (by node identity) from
-    its children's, iteratively, and a node met again while it is being counted contains
-    itself. A node's expanded size less the nodes counted so far is at most what aliases
-    add, so a bomb is stopped at the first node that crosses the cap.
-    """
-    counted: dict[int, tuple[int, int]] = {}  # id(node): (expanded size, height)
-    counting: set[int] = set()
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, children_counted = stack.pop()
-        children = _children(node)
-        if not children_counted:
-            if id(node) in counted:
-                continue
-            counting.add(id(node))
-            stack.append((node, True))
-            for child in children:
-                if id(child) in counting:
-                    raise ConfigError(
-                        [f"{path}:{child.start_mark.line + 1}: YAML: recursive alias"]
-                    )
-                stack.append((child, False))
-            continue
-        counting.discard(id(node))
-        size = 1 + sum(counted[id(c)][0] for c in children)
-        height = 1 + max((counted[id(c)][1] for c in children), default=0)
-        counted[id(node)] = size, height
-        line = node.start_mark.line + 1
-        if size - len(counted) > MAX_ALIAS_NODES:
-            raise ConfigError(
-                [f"{path}:{line}: YAML: aliases expand to more than {MAX_ALIAS_NODES:,} nodes"]
-            )
-        if height > MAX_DEPTH:
-            raise ConfigError([f"{path}:{line}: YAML: nested more than {MAX_DEPTH} levels deep"])
-
-
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.MappingNode):
-        return [n for pair in node.value for n in pair]
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    return []
 
 
 def _without_tags(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:

@@ -27,7 +27,8 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from watcher.config import Config, ConfigError, load
+from watcher.config import Config, load
+from watcher.configfile import ConfigError
 from watcher.metrics import Listener, Metrics
 from watcher.notify.outbox import ChannelWorkers, Outbox
 from watcher.pipeline import Pipeline, PollResult

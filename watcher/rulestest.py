@@ -11,7 +11,8 @@ import time
 from datetime import datetime
 from typing import TextIO
 
-from watcher.config import Config, ConfigError
+from watcher.config import Config
+from watcher.configfile import ConfigError
 from watcher.diff import word_diff
 from watcher.model import Change, Entry, Kind, StoredEntry
 from watcher.rules import Ruleset
