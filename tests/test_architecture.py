@@ -31,6 +31,7 @@ LAYERS = [
     ["watcher.configfile", "watcher.config"],
     # the shells: poll, send, schedule, look back
     ["watcher.pipeline", "watcher.notify.outbox", "watcher.metrics", "watcher.lookback"],
+    ["watcher.schedule"],
     ["watcher.check", "watcher.daemon", "watcher.rulestest", "watcher.preview"],
     ["watcher.replay"],
     # the command line

@@ -9,7 +9,7 @@ import pytest
 
 from tests.helpers import DAEMON_CONFIG as CONFIG
 from tests.helpers import Watcher, add_paragraph
-from watcher.daemon import claimable
+from watcher.schedule import claimable
 from watcher.store.records import ClaimRow
 
 

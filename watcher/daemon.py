@@ -32,6 +32,7 @@ from watcher.configfile import ConfigError
 from watcher.metrics import Listener, Metrics
 from watcher.notify.outbox import ChannelWorkers, Outbox
 from watcher.pipeline import Pipeline, PollResult
+from watcher.schedule import LATE_GRACE, claimable, late, next_due
 from watcher.sdnotify import Notifier
 from watcher.sources.workers import ParserPool
 from watcher.store import ClaimRow, Store, StoreError
@@ -40,7 +41,6 @@ logger = logging.getLogger(__name__)
 STOP_DEADLINE = 8.0  # seconds in-flight work may take once a stop is asked for
 FLUSH_TICK = 5.0  # how often unchanged polls are noted in the store
 STATUS_TICK = 10.0  # how often the status systemd shows is refreshed
-LATE_GRACE = 5.0  # beyond two intervals and the jitter: how late a poll may start
 CLAIMS_TICK = 5.0  # on a shared database, how old the claims this instance has read may be
 PRUNE_TICK = 3600.0  # how often history past the retention period is pruned
 
@@ -73,22 +73,6 @@ def open_store(config: Config) -> Store | None:
             signal.signal(sig, handler)
 
 
-def backoff(interval: float, failures: int, cap: float) -> float:
-    """Seconds from a failed poll to the next: the interval, doubling with each failure,
-    up to `cap` (or the interval, if that is longer)."""
-    return float(min(interval * 2 ** min(max(failures - 1, 0), 64), max(cap, interval)))
-
-
-def claimable(row: ClaimRow | None, instance: str, now: float) -> bool:
-    """Whether `instance` could claim a source whose claim row (as last read) is `row`:
-    it is due, and no other live instance holds it; a row not read yet, or this
-    instance's own, is worth the try."""
-    if row is None or row.owner == instance:
-        return True
-    held = row.owner is not None and row.alive
-    return row.next_due <= now and not held
-
-
 class Daemon:
     def __init__(self, config: Config, store: Store) -> None:
         self.config = config
@@ -110,6 +94,7 @@ class Daemon:
         self._claims_read = float("-inf")
         self._claims_lock = asyncio.Lock()
         self._started = time.monotonic()
+        self._sources = {s.name: s for s in config.sources}
 
     # Polling ----------------------------------------------------------------------------
 
@@ -171,26 +156,22 @@ class Daemon:
         return claimable(self._claims.get(name), self.instance, now)
 
     def _next_due(self, name: str, results: list[PollResult], started: float) -> float:
-        """When the source is due again: at this instance's next run of its job (an
-        interval on, even if this run started late on a busy loop); later while it fails
-        (backing off, doubling); and no sooner than a Retry-After it sent."""
-        job = self.scheduler.get_job(name) if self.scheduler is not None else None
-        # The job knows the interval without a search of the config's sources; a source
-        # that a reload removed while it was polled has no job, and no next poll to time.
-        interval = job.trigger.interval.total_seconds() if job is not None else self.config.interval
-        next_fire = job.next_run_time.timestamp() if job is not None and job.next_run_time else None
-        cap = self.config.max_backoff
-        asked = max((r.retry_after or 0.0 for r in results), default=0.0)
-        retry_after = started + min(asked, max(cap, interval))
+        """When the source is due again (schedule.next_due), counting its failures."""
         if results and all(r.error for r in results):
             failures = self._failures[name] = self._failures.get(name, 0) + 1
-            # A little early, so that the job firing at that time is not turned away.
-            return max(
-                started + backoff(interval, failures, cap) - min(interval * 0.1, 1.0), retry_after
-            )
-        self._failures.pop(name, None)
-        due = min(started + interval, next_fire) if next_fire is not None else started + interval
-        return max(due - min(interval * 0.1, 0.5), retry_after)
+        else:
+            self._failures.pop(name, None)
+            failures = 0
+        job = self.scheduler.get_job(name) if self.scheduler is not None else None
+        source = self._sources.get(name)
+        return next_due(
+            started,
+            self.config.interval_of(source) if source is not None else self.config.interval,
+            failures=failures,
+            cap=self.config.max_backoff,
+            retry_after=max((r.retry_after or 0.0 for r in results), default=0.0),
+            next_fire=job.next_run_time.timestamp() if job and job.next_run_time else None,
+        )
 
     def _schedule(self, scheduler: AsyncIOScheduler, first_run: datetime | None) -> None:
         """One job per source of the current config; jobs of other sources are removed."""
@@ -252,6 +233,7 @@ class Daemon:
     def _apply(self, config: Config) -> None:
         old_pipeline, old_workers = self.pipeline, self.workers
         self.config = config
+        self._sources = {s.name: s for s in config.sources}
         self.parsers.limits = config.limits
         self.pipeline = Pipeline(config, self.store, self.parsers, owner=self.instance)
         self.outbox = Outbox.of(self.store, config)
@@ -286,15 +268,11 @@ class Daemon:
         on time (a poll stuck past its interval holds its job up)."""
         if self.scheduler is None or not self.scheduler.running:
             return ["the scheduler is not running"]
-        now = time.monotonic()
-        late = []
-        for source in self.config.sources:
-            interval = self.config.interval_of(source)
-            allowed = 2 * interval + self.config.jitter_of(source) + LATE_GRACE
-            last = self._last_started.get(source.name, self._started)
-            if now > last + allowed:
-                late.append(f"{source.name}: last poll started {now - last:.0f}s ago")
-        return late
+        allowed = [
+            (s.name, 2 * self.config.interval_of(s) + self.config.jitter_of(s) + LATE_GRACE)
+            for s in self.config.sources
+        ]
+        return late(time.monotonic(), allowed, self._last_started, self._started)
 
     def _status(self) -> str:
         try:
