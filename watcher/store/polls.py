@@ -7,12 +7,13 @@ import time
 from collections.abc import Iterator as _Iterator
 from collections.abc import Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from watcher.diff import Comparison
+from watcher.diff import Comparison, Slot
 from watcher.failpoints import fires
 from watcher.model import Event, Kind, StoredEntry, Target
 from watcher.store.claiming import ClaimLost
@@ -62,128 +63,95 @@ class PollTransaction:
         content_hash: str,
         errors_to: Sequence[str] = (),
     ) -> list[tuple[Event, int]]:
-        """Writes the snapshot's outcome; returns each event with its id."""
+        """Writes the snapshot's outcome, step by step: the entries and their new
+        revisions, the removals, the events and their deliveries, then the source's
+        record of a good poll. Returns each event with its id."""
         if fires("store.drop_connection") and self._conn.dialect.name == "postgresql":
             self._conn.execute(sa.text("SELECT pg_terminate_backend(pg_backend_pid())"))
-        conn, now, source_id = self._conn, time.time(), self.source.id
-        ids: dict[str, tuple[int, int]] = {}  # key -> (entry id, revision)
-        new_revisions: list[dict[str, Any]] = []
-
-        # Rows of entries that come back after being removed are reused, keeping history.
-        fresh = [s for s in comparison.slots if s.stored is None]
-        returning: dict[str, tuple[int, int]] = {}
-        if fresh and self.source.baselined:
-            keys = [s.key for s in fresh]
-            for row in conn.execute(IDS_BY_KEY, {"source_id": source_id, "keys": keys}):
-                returning[row.key] = (row.id, row.revision)
-        inserts: list[dict[str, Any]] = []
-        rewrites: list[dict[str, Any]] = []  # entries with a new revision
-        moves: list[dict[str, Any]] = []  # entries that only moved
+        now = time.time()
+        plan = _Plan(self.source.id, now, self._returning(comparison))
         for position, slot in enumerate(comparison.slots):
-            entry = slot.entry
-            fields = {"title": entry.title, "body": entry.body, "url": entry.url}
-            if slot.stored is None and slot.key not in returning:
-                inserts.append(
-                    {
-                        **fields,
-                        "source_id": source_id,
-                        "key": slot.key,
-                        "position": position,
-                        "revision": 1,
-                        "first_seen": now,
-                        "updated_at": now,
-                    }
-                )
-            elif slot.stored is None or slot.revised:
-                entry_id, revision = (
-                    returning[slot.key]
-                    if slot.stored is None
-                    else (slot.stored.id, slot.stored.revision)
-                )
-                rewrites.append(
-                    {**fields, "eid": entry_id, "position": position, "revision": revision + 1}
-                )
-                ids[slot.key] = (entry_id, revision + 1)
-                new_revisions.append(
-                    {
-                        "entry_id": entry_id,
-                        "revision": revision + 1,
-                        "title": entry.title,
-                        "body": entry.body,
-                    }
-                )
-            elif slot.stored.position != position:
-                moves.append({"eid": slot.stored.id, "position": position})
-        by_id = entries.c.id == sa.bindparam("eid")
-        if rewrites:
-            conn.execute(
-                entries.update().where(by_id).values(removed_at=None, updated_at=now), rewrites
-            )
-        if moves:
-            conn.execute(entries.update().where(by_id), moves)
-        if inserts:
-            # One INSERT for all, then their ids by key: asking for the ids back in order
-            # (RETURNING, sorted) makes SQLAlchemy insert one row a statement on SQLite.
-            insert_many(conn, entries, inserts)
-            keys = [str(values["key"]) for values in inserts]
-            found = {
-                row.key: row.id
-                for row in conn.execute(IDS_BY_KEY, {"source_id": source_id, "keys": keys})
-            }
-            for values in inserts:
-                entry_id = found[str(values["key"])]
-                ids[str(values["key"])] = (entry_id, 1)
-                new_revisions.append(
-                    {
-                        "entry_id": entry_id,
-                        "revision": 1,
-                        "title": values["title"],
-                        "body": values["body"],
-                    }
-                )
-        if new_revisions:
-            insert_many(conn, revisions, [{**r, "created_at": now} for r in new_revisions])
+            plan.add(slot, position)
+        self._write_entries(plan)
         for gone in comparison.removed:
-            conn.execute(entries.update().where(entries.c.id == gone.id).values(removed_at=now))
-            ids[gone.key] = (gone.id, gone.revision)
-
-        saved: list[tuple[Event, int]] = []
-        if alerts:
-            rows = [
-                {
-                    "source_id": source_id,
-                    "entry_id": ids[e.change.key][0],
-                    "revision": ids[e.change.key][1],
-                    "kind": e.change.kind.value,
-                    "created_at": now,
-                    "tags": json.dumps(e.tags),
-                    "matches": json.dumps([list(match_tuple(m)) for m in e.matches]),
-                    "diff": json.dumps(e.change.diff) if e.change.diff else None,
-                    "priority": e.priority,
-                }
-                for e in alerts
-            ]
-            # Unsorted RETURNING is one statement; each row says which event it is.
-            result = conn.execute(
-                events.insert().returning(events.c.id, events.c.entry_id, events.c.kind), rows
+            self._conn.execute(
+                entries.update().where(entries.c.id == gone.id).values(removed_at=now)
             )
-            event_ids = {(row.entry_id, row.kind): row.id for row in result}
-            saved = [
-                (e, event_ids[(r["entry_id"], r["kind"])])
-                for e, r in zip(alerts, rows, strict=True)
-            ]
-            outbox = [pending_row(event_id, c, now) for e, event_id in saved for c in e.channels]
-            if outbox:
-                conn.execute(deliveries.insert(), outbox)
-
+            plan.ids[gone.key] = (gone.id, gone.revision)
+        saved = self._write_events(alerts, plan.ids, now)
         poll = {
-            "source_id": source_id,
+            "source_id": self.source.id,
             "etag": etag,
             "last_modified": last_modified,
             "content_hash": content_hash,
-            "changed": bool(new_revisions or comparison.removed),
+            "changed": bool(plan.revisions or comparison.removed),
         }
-        record_success(conn, [poll], errors_to, now)
+        record_success(self._conn, [poll], errors_to, now)
+        return saved
+
+    def _returning(self, comparison: Comparison) -> dict[str, tuple[int, int]]:
+        """(id, revision) of the stored rows of entries that come back after being
+        removed: their rows are reused, keeping their history."""
+        fresh = [s.key for s in comparison.slots if s.stored is None]
+        if not fresh or not self.source.baselined:
+            return {}
+        params = {"source_id": self.source.id, "keys": fresh}
+        return {row.key: (row.id, row.revision) for row in self._conn.execute(IDS_BY_KEY, params)}
+
+    def _write_entries(self, plan: _Plan) -> None:
+        conn = self._conn
+        by_id = entries.c.id == sa.bindparam("eid")
+        if plan.rewrites:
+            conn.execute(
+                entries.update().where(by_id).values(removed_at=None, updated_at=plan.now),
+                plan.rewrites,
+            )
+        if plan.moves:
+            conn.execute(entries.update().where(by_id), plan.moves)
+        if plan.inserts:
+            # One INSERT for all, then their ids by key: asking for the ids back in order
+            # (RETURNING, sorted) makes SQLAlchemy insert one row a statement on SQLite.
+            insert_many(conn, entries, plan.inserts)
+            keys = [str(values["key"]) for values in plan.inserts]
+            params = {"source_id": plan.source_id, "keys": keys}
+            found = {row.key: row.id for row in conn.execute(IDS_BY_KEY, params)}
+            for values in plan.inserts:
+                plan.revised(str(values["key"]), found[str(values["key"])], 1, values)
+        if plan.revisions:
+            rows = [{**r, "created_at": plan.now} for r in plan.revisions]
+            insert_many(conn, revisions, rows)
+
+    def _write_events(
+        self, alerts: Sequence[Event], ids: dict[str, tuple[int, int]], now: float
+    ) -> list[tuple[Event, int]]:
+        """The events, and a pending delivery for each of their channels."""
+        if not alerts:
+            return []
+        rows = [
+            {
+                "source_id": self.source.id,
+                "entry_id": ids[e.change.key][0],
+                "revision": ids[e.change.key][1],
+                "kind": e.change.kind.value,
+                "created_at": now,
+                "tags": json.dumps(e.tags),
+                "matches": json.dumps([list(match_tuple(m)) for m in e.matches]),
+                "diff": json.dumps(e.change.diff) if e.change.diff else None,
+                "priority": e.priority,
+            }
+            for e in alerts
+        ]
+        # Unsorted RETURNING is one statement; each row says which event it is.
+        result = self._conn.execute(
+            events.insert().returning(events.c.id, events.c.entry_id, events.c.kind), rows
+        )
+        event_ids = {(row.entry_id, row.kind): row.id for row in result}
+        saved = [
+            (e, event_ids[(r["entry_id"], r["kind"])]) for e, r in zip(alerts, rows, strict=True)
+        ]
+        outbox = [pending_row(event_id, c, now) for e, event_id in saved for c in e.channels]
+        if outbox:
+            self._conn.execute(deliveries.insert(), outbox)
         return saved
 
     def hold(self, signature: str) -> None:
@@ -204,6 +172,59 @@ class PollTransaction:
     def tell(self, kind: Kind, detail: str, channels: Sequence[str]) -> None:
         """An event about the source itself (not one of its entries) for `channels`."""
         source_event(self._conn, self.source.id, kind, detail, channels, time.time())
+
+
+@dataclass
+class _Plan:
+    """What a poll writes to `entries` and `revisions`, worked out slot by slot."""
+
+    source_id: int
+    now: float
+    returning: dict[str, tuple[int, int]]
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    rewrites: list[dict[str, Any]] = field(default_factory=list)  # a new revision
+    moves: list[dict[str, Any]] = field(default_factory=list)  # only moved
+    revisions: list[dict[str, Any]] = field(default_factory=list)
+    ids: dict[str, tuple[int, int]] = field(default_factory=dict)  # key -> (id, revision)
+
+    def add(self, slot: Slot, position: int) -> None:
+        entry = slot.entry
+        fields = {"title": entry.title, "body": entry.body, "url": entry.url}
+        if slot.stored is None and slot.key not in self.returning:
+            self.inserts.append(
+                {
+                    **fields,
+                    "source_id": self.source_id,
+                    "key": slot.key,
+                    "position": position,
+                    "revision": 1,
+                    "first_seen": self.now,
+                    "updated_at": self.now,
+                }
+            )
+        elif slot.stored is None or slot.revised:
+            entry_id, revision = (
+                self.returning[slot.key]
+                if slot.stored is None
+                else (slot.stored.id, slot.stored.revision)
+            )
+            self.rewrites.append(
+                {**fields, "eid": entry_id, "position": position, "revision": revision + 1}
+            )
+            self.revised(slot.key, entry_id, revision + 1, fields)
+        elif slot.stored.position != position:
+            self.moves.append({"eid": slot.stored.id, "position": position})
+
+    def revised(self, key: str, entry_id: int, revision: int, text: dict[str, Any]) -> None:
+        self.ids[key] = (entry_id, revision)
+        self.revisions.append(
+            {
+                "entry_id": entry_id,
+                "revision": revision,
+                "title": text["title"],
+                "body": text["body"],
+            }
+        )
 
 
 class Polling(Database):
