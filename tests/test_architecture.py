@@ -23,6 +23,7 @@ LAYERS = [
     # the pure stages: read, compare, match, bound, render (and the sources' fetching)
     ["watcher.htmldepth", "watcher.htmltext", "watcher.diff", "watcher.rules", "watcher.sanitize"],
     ["watcher.sources", "watcher.sources.*"],
+    ["watcher.notify.escape"],
     ["watcher.notify.render", "watcher.notify.policy", "watcher.notify.console"],
     ["watcher.notify.channels"],
     # the store
@@ -39,9 +40,8 @@ LAYERS = [
 ]
 # Packages whose inside is their own business: others import only their face.
 FACES = ["watcher.store"]
-MAX_MODULE_LINES = 350  # more needs a reason at the module's top, in REASONS
+MAX_MODULE_LINES = 350  # more needs a reason at the module's top: a "Size: …" line
 MAX_FUNCTION_LINES = 60
-REASONS: dict[str, str] = {}
 
 
 def modules() -> dict[str, Path]:
@@ -132,8 +132,9 @@ def test_modules_and_functions_stay_readable() -> None:
     for name, path in modules().items():
         source = path.read_text()
         lines = source.count("\n")
-        if lines > MAX_MODULE_LINES and name not in REASONS:
-            too_long.append(f"{name}: {lines} lines")
+        docstring = ast.get_docstring(ast.parse(source)) or ""
+        if lines > MAX_MODULE_LINES and "\nSize: " not in f"\n{docstring}":
+            too_long.append(f"{name}: {lines} lines, and no reason given")
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 length = (node.end_lineno or node.lineno) - node.lineno + 1

@@ -21,7 +21,8 @@ from tests.servers import LocalServer, MailServer
 from watcher.diff import word_diff
 from watcher.model import Alert, Kind, Match, Target
 from watcher.notify.channels import Channel
-from watcher.notify.render import Format, render, render_digest
+from watcher.notify.escape import Format
+from watcher.notify.render import render, render_digest
 from watcher.store import Store, entries, revisions
 
 HOSTILE = (

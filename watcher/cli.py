@@ -224,6 +224,16 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(func=func)
         return sub
 
+    _service_commands(command)
+    _lookback_commands(command)
+    _tool_commands(command, commands, common)
+    return parser
+
+
+Command = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
+
+
+def _service_commands(command: Command) -> None:
     run = command(
         "run", cmd_run, "run the daemon: poll every source on its interval and send alerts"
     )
@@ -244,6 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     command(
         "status", cmd_status, "each source's last poll, change, error and next poll; deliveries"
     )
+
+
+def _lookback_commands(command: Command) -> None:
     history = command("history", cmd_history, "a source's entries, or an entry's revisions")
     history.add_argument("source", help="a source (its stored name, or its configured one)")
     history.add_argument("entry", nargs="?", help="an entry's id, as `history SOURCE` lists them")
@@ -252,6 +265,13 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("entry")
     diff.add_argument("rev1", nargs="?", type=int, help="default: the one before rev2")
     diff.add_argument("rev2", nargs="?", type=int, help="default: the latest")
+
+
+def _tool_commands(
+    command: Command,
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+) -> None:
     test_notify = command(
         "test-notify", cmd_test_notify, "send a sample alert to a channel and show each answer"
     )
@@ -285,7 +305,6 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--speed", type=float, default=1.0, help="how many times faster than one entry a minute"
     )
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

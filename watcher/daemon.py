@@ -9,6 +9,9 @@ Signals: SIGHUP reloads the config (a broken one is refused and the running one 
 SIGINT and SIGTERM stop it: no new polls, polls and sends in flight get a deadline, and
 whatever is undelivered stays in the outbox for the next start. Under systemd it speaks
 the notify protocol: READY, WATCHDOG pings from the event loop, STATUS.
+
+Size: one object's life, from start to stop, whose parts (jobs, reload, health, the
+background loops) share its state; the policies it applies are pure, in schedule.py.
 """
 
 from __future__ import annotations

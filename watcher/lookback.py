@@ -13,7 +13,8 @@ from typing import TextIO
 from watcher.config import Config
 from watcher.diff import word_diff
 from watcher.model import document
-from watcher.notify.render import Format, render_diff
+from watcher.notify.escape import Format
+from watcher.notify.render import render_diff
 from watcher.store import Store
 from watcher.text import printable
 

@@ -16,7 +16,7 @@ import apprise
 
 from watcher import log
 from watcher.notify import console  # noqa: F401  (registers console://)
-from watcher.notify.render import Format
+from watcher.notify.escape import Format
 
 FORMATS = {
     "text": apprise.NotifyFormat.TEXT,

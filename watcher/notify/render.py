@@ -6,31 +6,27 @@ in text, `<del>`/`<ins>` in HTML, struck through and italic in markdown. Titles 
 come from Jinja2 templates, a channel's own or the defaults below.
 
 Whoever writes a watched feed writes the text here: it is data, never markup. Every piece
-of it is stripped of control and bidi characters and escaped for the body's format; only
-http(s) URLs become links.
+of it goes through escape.py for the body's format.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import html
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote, urlsplit
+from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
 from watcher.model import Alert, DiffOp, Kind, Match
+from watcher.notify.escape import Format, escape, link
 from watcher.sanitize import CUT, cut
 from watcher.text import first_sentence, printable
 
 if TYPE_CHECKING:
     import jinja2
 
-Format = Literal["text", "markdown", "html", "ansi"]
 CONTEXT = 240  # characters of unchanged text kept on each side of a change
 EXCERPT = 300  # characters of an entry's text in a digest
 
@@ -98,36 +94,6 @@ SAMPLE = Alert(
 )
 
 
-# Markdown that text could use to become markup: HTML, autolinks and Slack's <!channel>,
-# <@U…> and <url|text> (`<`, `>`), links and images (`[`, `]`), emphasis and code that
-# would pair with the alert's own marks, headings, and the backslash itself. An `_` inside
-# a word (snake_case, URLs) is no emphasis and stays as it is; a `&` that would read as an
-# entity is spelled as one.
-_MARKDOWN = re.compile(r"[\\`*~\[\]<>]|(?<![^\W_])_|_(?![^\W_])|^[ \t]*#|&(?=#?\w+;)", re.MULTILINE)
-# What a URL may not carry unencoded: what would end it early or be read as markup. Past
-# the host, brackets too: Python-Markdown reads `[x](y)` as a link even inside `<url>`.
-_URL_UNSAFE = re.compile(r"[\s<>\"'`\\^{|}]")
-_PATH_UNSAFE = re.compile(r"[\[\]]")
-
-
-def _http_url(url: str | None) -> str:
-    """`url` when it is http(s), ready to be a link target, else "": javascript:, data:
-    and the like run code or reach local files when clicked."""
-    encoded = _URL_UNSAFE.sub(_percent, printable(url or "").strip())
-    try:
-        parts = urlsplit(encoded)
-    except ValueError:
-        return ""
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return ""
-    host_end = len(parts.scheme) + len("://") + len(parts.netloc)
-    return encoded[:host_end] + _PATH_UNSAFE.sub(_percent, encoded[host_end:])
-
-
-def _percent(found: re.Match[str]) -> str:
-    return quote(found[0], safe="")
-
-
 def clipped(alert: Alert, limit: int) -> Alert:
     """The alert with at most `limit` characters of entry text, and of inserted and
     deleted text: a 9 MB entry must not become a 9 MB message. A cut is marked; matches
@@ -152,31 +118,6 @@ def headline(alert: Alert) -> str:
     return alert.title or first_sentence(alert.body) or alert.key
 
 
-def _escape(text: str, fmt: Format) -> str:
-    text = printable(text)
-    if fmt == "html":
-        return html.escape(text)
-    if fmt == "markdown":
-        return _MARKDOWN.sub(_markdown_escape, text)
-    return text
-
-
-def _markdown_escape(found: re.Match[str]) -> str:
-    # A backslash escape, which Slack's converter in Apprise turns into its own (`\<` to
-    # `&lt;`) and the email's Python-Markdown honours for every punctuation mark.
-    char = found[0]
-    return "&amp;" if char == "&" else f"{char[:-1]}\\{char[-1]}"
-
-
-def _link(url: str | None, fmt: Format) -> str:
-    """The entry's link as `fmt` shows it: in markdown an autolink, inside which no reader
-    looks for markup (nor Slack, to which Apprise passes it as `<url>`)."""
-    target = _http_url(url)
-    if target and fmt == "markdown":
-        return f"<{target}>"
-    return html.escape(target) if fmt == "html" else target
-
-
 def _paragraphs(marked: str, fmt: Format) -> str:
     if fmt != "html":
         return marked
@@ -187,15 +128,15 @@ def _paragraphs(marked: str, fmt: Format) -> str:
 def body_text(alert: Alert, fmt: Format, limit: int | None = None) -> str:
     """The entry's text (the headline is the title) with matches highlighted."""
     if alert.kind is Kind.DOWN:
-        return _paragraphs(_escape(f"{alert.source} failed: {alert.body}", fmt), fmt)
+        return _paragraphs(escape(f"{alert.source} failed: {alert.body}", fmt), fmt)
     if alert.kind is Kind.UP:
-        return _paragraphs(_escape(f"{alert.source} is polled successfully again.", fmt), fmt)
+        return _paragraphs(escape(f"{alert.source} is polled successfully again.", fmt), fmt)
     if alert.kind is Kind.FLOOD:
         held = (
             f"{alert.source}: {alert.body}. The poll is held; if the next poll confirms it, "
             "its changes are stored without an alert for each."
         )
-        return _paragraphs(_escape(held, fmt), fmt)
+        return _paragraphs(escape(held, fmt), fmt)
     body = alert.body
     if limit is not None and len(body) > limit:
         body = body[:limit].rsplit(" ", 1)[0] + " …"
@@ -239,7 +180,7 @@ def context(alert: Alert, fmt: Format, sources: Sequence[str] = ()) -> dict[str,
     wrap = Markup if fmt == "html" else str
 
     def escaped(text: str) -> str:
-        return wrap(_escape(text, fmt))
+        return wrap(escape(text, fmt))
 
     return {
         "source": escaped(alert.source),
@@ -247,7 +188,7 @@ def context(alert: Alert, fmt: Format, sources: Sequence[str] = ()) -> dict[str,
         "kind": alert.kind.value,
         "label": LABELS[alert.kind],
         "title": escaped(headline(alert)),
-        "url": wrap(_link(alert.url, fmt)),
+        "url": wrap(link(alert.url, fmt)),
         "tags": [escaped(t) for t in alert.tags],
         "matches": [escaped(text) for text in dict.fromkeys(m.text for m in alert.matches)],
         "text": wrap(body_text(alert, fmt)),
@@ -313,8 +254,8 @@ def render_digest(groups: Sequence[Sequence[Alert]], fmt: Format) -> tuple[str, 
             text = render_diff(alert.diff, alert.matches, fmt)
         else:
             text = body_text(alert, fmt, EXCERPT)
-        heading = _escape(f"{LABELS[alert.kind]}: {headline(alert)}", fmt)
-        about, url = _escape(about, fmt), _link(alert.url, fmt)
+        heading = escape(f"{LABELS[alert.kind]}: {headline(alert)}", fmt)
+        about, url = escape(about, fmt), link(alert.url, fmt)
         if fmt == "html":
             anchor = f'<br><a href="{url}">{url}</a>' if url else ""
             parts.append(f"<h3>{heading}</h3><p>{about}{anchor}</p>{text}")
@@ -359,15 +300,15 @@ def _mark(
     """`text` (found at `offset` in its document), escaped for `fmt`, with the parts
     inside `spans` marked."""
     if not marks[0]:
-        return _escape(text, fmt)
+        return escape(text, fmt)
     out, pos = [], 0
     end_of_text = offset + len(text)
     for span_start, span_end in spans:
         start, end = max(span_start, offset) - offset, min(span_end, end_of_text) - offset
         if start >= end or start < pos:
             continue
-        out.append(_escape(text[pos:start], fmt))
-        out.append(f"{marks[0]}{_escape(text[start:end], fmt)}{marks[1]}")
+        out.append(escape(text[pos:start], fmt))
+        out.append(f"{marks[0]}{escape(text[start:end], fmt)}{marks[1]}")
         pos = end
-    out.append(_escape(text[pos:], fmt))
+    out.append(escape(text[pos:], fmt))
     return "".join(out)
