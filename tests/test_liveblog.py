@@ -129,7 +129,7 @@ def test_page_without_entries_is_an_error_that_says_what_was_missing() -> None:
 
 
 def test_articles_in_main_are_entries_only_on_a_page_that_shows_it_is_a_live_blog() -> None:
-    card = '<article id="c{n}"><h2>Story {n}</h2><p>Teaser {n}.</p>{time}</article>'
+    card = '<article id="c{n}7"><h2>Story {n}</h2><p>Teaser {n}.</p>{time}</article>'
     teasers = "".join(card.format(n=n, time="") for n in range(3))
     with pytest.raises(SourceError, match="not a live blog"):
         parse_page(f"<html><body><main>{teasers}</main></body></html>", URL, DEFAULT)
@@ -137,7 +137,7 @@ def test_articles_in_main_are_entries_only_on_a_page_that_shows_it_is_a_live_blo
     timed = "".join(card.format(n=n, time=stamp.format(m=5 - n)) for n in range(3))
     entries = parse_page(f"<html><body><main>{timed}</main></body></html>", URL, DEFAULT).entries
     assert [(e.key, e.title, e.body) for e in entries] == [
-        (f"c{n}", f"Story {n}", f"Teaser {n}.") for n in range(3)
+        (f"c{n}7", f"Story {n}", f"Teaser {n}.") for n in range(3)
     ]
 
 

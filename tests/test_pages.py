@@ -4,12 +4,14 @@ without ../shared tests every strategy."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 
 import pytest
 
 from tests.pages import FIXTURES, URL, changes, kinds, leftovers, read
+from watcher.model import Snapshot
 from watcher.sources.base import SourceError
 from watcher.sources.liveblog import PageSelectors, extract, parse_page
 
@@ -170,3 +172,139 @@ def test_ids_that_number_entries_by_position_are_not_ids() -> None:
         read(FIXTURES / "timesofindia.html"), parse_page(renumbered, URL, PageSelectors())
     )
     assert kinds(found) == {"updated": 1, "new": 1}
+
+
+# Pages built to break the merge: each failed before the review that found it.
+
+
+def _blog(posts: list[tuple[str, str]], ld: list[dict[str, str]] | None = None) -> str:
+    """A Guardian-shaped page of (id, body) posts, newest first, with a JSON-LD of `ld`."""
+    blocks = "".join(f'<article id="block-{i}"><p>{b}</p></article>' for i, b in posts)
+    script = ""
+    if ld is not None:
+        data = {"@type": "LiveBlogPosting", "headline": "Live", "liveBlogUpdate": ld}
+        script = f'<script type="application/ld+json">{json.dumps(data)}</script>'
+    return f"<html><head><title>Live</title>{script}</head><body>{blocks}</body></html>"
+
+
+BODIES = {
+    "a": "The minister arrived in Brussels this morning for talks.",
+    "b": "Talks on the grain corridor resumed after a short break.",
+    "c": "A statement is expected later this afternoon, officials said.",
+    "d": "The minister has left the building without speaking to reporters.",
+}
+
+
+def _ld(ids: str, headlines: bool = True) -> list[dict[str, str]]:
+    return [
+        {
+            "@id": f"#block-{i}",
+            "articleBody": BODIES[i],
+            **({"headline": f"H {i}"} if headlines else {}),
+        }
+        for i in ids
+    ]
+
+
+def test_json_ld_listed_oldest_first_is_merged_entry_by_entry() -> None:
+    # The new post is in the JSON-LD before the HTML shows it.
+    before = _blog([(i, BODIES[i]) for i in "cba"], _ld("abc"))
+    after = _blog([(i, BODIES[i]) for i in "cba"], _ld("abcd"))
+    found = changes(
+        parse_page(before, URL, PageSelectors()), parse_page(after, URL, PageSelectors())
+    )
+    assert [(c.kind.value, c.key) for c in found] == [("new", "d")]
+
+
+def test_a_number_every_id_shares_identifies_no_entry() -> None:
+    # la Repubblica's ids carry the article's number: 419364605_event79.
+    posts = [(f"419364605_{i}", BODIES[i]) for i in "ba"]
+    ld = [{"@id": f"#e{i}-419364605", "articleBody": BODIES[i]} for i in "dba"]
+    entries = parse_page(_blog(posts, ld), URL, PageSelectors()).entries
+    assert [e.body for e in entries] == [BODIES["d"], BODIES["b"], BODIES["a"]]
+
+
+def test_entries_that_begin_alike_are_not_new_again() -> None:
+    start = "Wicket! India lose another one here at the crease: "
+    kohli, gill = f"{start}Kohli goes for 12 runs.", f"{start}Gill goes for 40 runs."
+    rain = "Rain has stopped play for now, the covers are on."
+
+    def page(posts: list[tuple[str, str]]) -> str:
+        cut = [{"headline": "Live", "articleBody": f"{b[:60]}…"} for _, b in posts]
+        return _blog(posts, cut)
+
+    before = parse_page(page([("k2", kohli), ("k1", rain)]), URL, PageSelectors())
+    after = parse_page(page([("k3", gill), ("k2", kohli), ("k1", rain)]), URL, PageSelectors())
+    assert [(c.kind.value, c.entry.body) for c in changes(before, after)] == [("new", gill)]
+
+
+def test_a_headline_is_trusted_by_its_item_alone() -> None:
+    # Whether five items share "Breaking" must not change as the blog grows.
+    ld = [
+        {"headline": "Breaking", "articleBody": f"Update number {n} of the day, told at length."}
+        for n in range(10)
+    ]
+    grown = [
+        {"headline": "Other", "articleBody": f"Fresh update {n} of the day, told at length."}
+        for n in range(2)
+    ]
+    page = '<html><head><script type="application/ld+json">{}</script></head><body></body></html>'
+
+    def read_ld(items: list[dict[str, str]]) -> Snapshot:
+        data = {"@type": "LiveBlogPosting", "headline": "Live", "liveBlogUpdate": items}
+        return parse_page(page.format(json.dumps(data)), URL, PageSelectors())
+
+    assert kinds(changes(read_ld(ld), read_ld(grown + ld))) == {"new": 2}
+
+
+def test_a_promo_box_for_a_live_blog_does_not_make_teasers_entries() -> None:
+    page = (
+        (FIXTURES / "teasers.html")
+        .read_text()
+        .replace(
+            "<main",
+            '<aside class="related-liveblog"><a href="/live">Follow live</a></aside><main',
+            1,
+        )
+    )
+    with pytest.raises(SourceError, match="not a live blog"):
+        parse_page(page, URL, PageSelectors())
+
+
+def test_structured_data_that_cannot_be_read_is_a_warning_and_the_html_still_read() -> None:
+    deep = '<script type="application/ld+json">' + "[" * 5000 + "]" * 5000 + "</script>"
+    broken = '<div itemscope itemtype="https://schema.org/LiveBlogPosting"><a itemprop="url" href="http://[oops">x</a></div>'
+    page = (FIXTURES / "cnn.html").read_text().replace("</body>", f"{deep}{broken}</body>", 1)
+    found = extract(page, URL, PageSelectors())
+    assert len(found.entries) == 4
+    assert any(w.startswith("microdata not read") for w in found.warnings)
+
+
+def test_ids_that_number_html_entries_from_the_top_are_not_ids() -> None:
+    def page(bodies: list[str]) -> str:
+        posts = "".join(
+            f'<div class="live-event-entry" id="entry{n}"><p>{b}</p></div>'
+            for n, b in enumerate(bodies, 1)
+        )
+        return f"<html><body>{posts}</body></html>"
+
+    old = [BODIES[i] for i in "cba"]
+    found = changes(
+        parse_page(page(old), URL, PageSelectors()),
+        parse_page(page([BODIES["d"], *old]), URL, PageSelectors()),
+    )
+    assert kinds(found) == {"new": 1}
+
+
+def test_ticker_text_outside_elements_is_cleaned_like_the_rest() -> None:
+    page = (
+        "<div><h3>12:01 One</h3>loose \u202etext [[ge:x:1]]  here<h3>12:02 Two</h3><p>b</p>"
+        "<h3>12:03 Three</h3><p>c</p></div>"
+    )
+    (first, *_) = parse_page(page, URL, PageSelectors()).entries
+    assert first.body == "loose text here"
+
+
+def test_a_byline_with_its_date_after_the_text_is_not_the_entrys_text() -> None:
+    snapshot = read(FIXTURES / "independent.html")
+    assert not any(re.search(r"Sam Porter|\d{4} \d\d:\d\d$", e.body) for e in snapshot.entries)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from selectolax.lexbor import LexborHTMLParser
+
 from watcher.config import Config
 from watcher.model import Change, Entry, Kind
 from watcher.rules import Ruleset
@@ -108,7 +110,14 @@ def _read(location: str, fetch: FetchConfig) -> tuple[bytes, str | None, str]:
         raise SourceError(f"cannot read {location}: {exc.strerror or exc}") from None
     if len(body) > fetch.max_bytes:
         raise SourceError(f"{location} is larger than fetch.max_bytes ({fetch.max_bytes})")
-    return body, None, path.resolve().as_uri()
+    return body, None, _canonical(body) or path.resolve().as_uri()
+
+
+def _canonical(body: bytes) -> str | None:
+    """A saved page's own URL (`<link rel=canonical>`), against which its links resolve."""
+    found = LexborHTMLParser(body[:65536]).css_first('link[rel="canonical"]')
+    href = found.attributes.get("href") if found is not None else None
+    return href if href and href.startswith(("http://", "https://")) else None
 
 
 def _is_feed(body: bytes, content_type: str | None) -> bool:

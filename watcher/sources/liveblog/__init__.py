@@ -21,9 +21,10 @@ from watcher.sources.base import SourceError
 from watcher.sources.dates import newest_first
 from watcher.sources.liveblog import jsonld, markup, microdata, ticker
 from watcher.sources.liveblog.keys import normalize_id
-from watcher.sources.liveblog.merge import locate, merge
+from watcher.sources.liveblog.merge import merge
 from watcher.sources.liveblog.selectors import DEFAULT_MARKUPS, PageSelectors
-from watcher.sources.liveblog.structured import Posting
+from watcher.sources.liveblog.structured import Posting, cut
+from watcher.sources.liveblog.textsearch import locate
 
 __all__ = ["Extraction", "PageSelectors", "extract", "normalize_id", "parse_page"]
 
@@ -36,11 +37,9 @@ CLIENT_SIDE_EMBEDS = {
     "24liveblog": "24liveblog",
     "arena-liveblog": "Arena",
 }
-# Elements whose class or id says "live blog": a container of entries.
-LIVE_CONTAINERS = (
-    '[class*="liveblog"], [class*="live-blog"], [class*="live-event"], '
-    '[class*="liveticker"], [id*="liveblog"], [id*="live-blog"]'
-)
+
+
+MAX_WARNINGS = 20
 
 
 @dataclass(frozen=True)
@@ -61,20 +60,21 @@ def parse_page(page: str | bytes, url: str, selectors: PageSelectors) -> Snapsho
 
 
 def extract(page: str | bytes, url: str, selectors: PageSelectors) -> Extraction:
+    """Every strategy run over the page and merged; raises SourceError when no entry is
+    found, with what was looked for."""
     check_depth(page)
     text = page.decode("utf-8", "replace") if isinstance(page, bytes) else page
     tree = LexborHTMLParser(text)
     warnings: list[str] = []
-    postings = jsonld.postings(tree, url, warnings) + microdata.postings(text, url)
+    postings = jsonld.postings(tree, url, warnings) + microdata.postings(text, url, warnings)
     items = [item for posting in postings for item in posting.items]
     title = _title(tree, postings)
-    container = tree.css_first(LIVE_CONTAINERS) is not None
     how: list[str] = [f"{p.syntax} LiveBlogPosting ({len(p.items)} items)" for p in postings]
 
     html: list[Entry] = []
     pairs: dict[int, int] | None = None
     if not selectors.split:
-        found = markup.find(tree, url, selectors, bool(postings) or container)
+        found = markup.find(tree, url, selectors, declared=bool(postings))
         if found is not None:
             html = found.entries
             how.append(f"markup {found.markup.entry} ({len(html)} entries)")
@@ -97,6 +97,8 @@ def extract(page: str | bytes, url: str, selectors: PageSelectors) -> Extraction
     entries = [e for e in merged.entries if e.title or e.body]
     if not entries:
         raise SourceError(_nothing(tree, postings, selectors))
+    if len(warnings) > MAX_WARNINGS:  # one per block of a page of 50,000 broken blocks
+        warnings[MAX_WARNINGS:] = [f"and {len(warnings) - MAX_WARNINGS} more warnings"]
     return Extraction(
         entries=tuple(newest_first(entries)),
         title=title,
@@ -134,7 +136,7 @@ def _nothing(tree: LexborHTMLParser, postings: list[Posting], s: PageSelectors) 
 
 def _title(tree: LexborHTMLParser, postings: list[Posting]) -> str:
     for posting in postings:
-        if posting.headline:
+        if posting.headline and not cut(posting.headline):
             return posting.headline
     title = tree.css_first("title")
     return title.text(strip=True) if title is not None else ""

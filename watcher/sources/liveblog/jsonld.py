@@ -23,24 +23,28 @@ def postings(tree: LexborHTMLParser, url: str, warnings: list[str]) -> list[Post
 def _load(source: str, n: int, warnings: list[str]) -> Any:
     try:
         return json.loads(source)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         error = exc
     try:  # JavaScript comments, which some CMSs leave in (NDTV)
         return jstyleson.loads(source)
-    except (ValueError, TypeError, IndexError):
+    except (ValueError, TypeError, IndexError, RecursionError):
         snippet = " ".join(source.split())[:60]
         warnings.append(f"JSON-LD block {n} is not valid JSON ({error}); skipped: {snippet!r}")
         return None
 
 
 def _objects(data: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(data, list):
-        for item in data:
-            yield from _objects(item)
-    elif isinstance(data, dict):
-        yield data
-        if "@graph" in data:
-            yield from _objects(data["@graph"])
+    """The objects of a block: itself, the items of a list, those of an `@graph`; walked
+    without recursion, as a block may nest lists thousands deep."""
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, list):
+            stack.extend(reversed(value))
+        elif isinstance(value, dict):
+            yield value
+            if "@graph" in value:
+                stack.append(value["@graph"])
 
 
 def _has_type(obj: dict[str, Any], name: str) -> bool:

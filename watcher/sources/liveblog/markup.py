@@ -12,7 +12,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from watcher.htmltext import node_text, plain_to_text
 from watcher.model import Entry
 from watcher.sources.dates import timestamp
-from watcher.sources.liveblog.keys import normalize_id
+from watcher.sources.liveblog.keys import distinct, normalize_id
 from watcher.sources.liveblog.selectors import DEFAULT_MARKUPS, Markup, PageSelectors
 from watcher.sources.liveblog.structured import without_cms_codes
 
@@ -25,7 +25,7 @@ NOISE = ", ".join(
         *('[aria-hidden="true"]', '[class*="share"]', '[class*="Share"]', '[class*="social"]'),
         *('a[title^="Share"]', 'a[href*="/sharer"]', '[class*="entry-info"]'),
         *('[class*="byline"]', '[class*="author"]', '[rel="author"]', '[class*="related"]'),
-        *('[class*="inline-article"]', '[class*="inline-video"]'),
+        *('[class*="inline-article"]', '[class*="inline-video"]', 'a[href^="javascript:"]'),
     )
 )
 # A card of a related story: a block whose heading is a link (unless it holds the
@@ -33,6 +33,8 @@ NOISE = ", ".join(
 CARD = ":is(div, section, article):has(> :is(h2, h3, h4) > a)"
 # A paragraph that only says when: `21:06 (IST)`, `19:02 (IST), Oct 02`.
 _TIME_LABEL = re.compile(r"^\d{1,2}[:.]\d{2}\b[^\n]{0,24}$")
+# A short last line that ends in a date and time: `Jamie Braidwood14 August 2023 10:01`.
+_DATED_BYLINE = re.compile(r"^[^\n.!?]{0,60}(?<!\d)\d{1,2} [A-Z][a-z]+ \d{4},? \d{1,2}[:.]\d{2}$")
 
 
 @dataclass(frozen=True)
@@ -44,31 +46,59 @@ class Found:
 
 
 def find(
-    tree: LexborHTMLParser, url: str, selectors: PageSelectors, live_blog: bool
+    tree: LexborHTMLParser, url: str, selectors: PageSelectors, declared: bool
 ) -> Found | None:
-    """The entries of the first markup that finds any; generic markups only on a page
-    that shows it is a live blog."""
+    """The entries of the markup that finds the most (a stray element of another shape,
+    an embedded card say, must not win over the page's own entries); generic markups
+    only where the page shows it is a live blog: `declared` (a LiveBlogPosting), the
+    entries inside a live-blog container, or entries with a time each."""
     if selectors.entry:
         markups = [Markup(selectors.entry, selectors.id or "id")]
     else:
         markups = [replace(m, id=selectors.id or m.id) for m in DEFAULT_MARKUPS]
-    pinned = {node.mem_id for box in tree.css(selectors.pinned) for node in descendants(box)}
+    pinned = {
+        node.mem_id for box in outermost(tree.css(selectors.pinned)) for node in descendants(box)
+    }
+    best: tuple[Markup, list[LexborNode]] | None = None
     for markup in markups:
         nodes = outermost([n for n in tree.css(markup.entry) if n.mem_id not in pinned])
-        if markup.generic and not live_blog and sum(map(_timed, nodes)) < MIN_TIMED:
+        if markup.generic and not (declared or _live(nodes)):
             continue
-        if nodes:
-            headline = selectors.headline or markup.headline or HEADINGS
-            entries = [entry(n, url, selectors, markup.id, headline) for n in nodes]
-            return Found(markup, _dedupe(entries))
-    return None
+        if nodes and (best is None or len(nodes) > len(best[1])):
+            best = markup, nodes
+    if best is None:
+        return None
+    markup, nodes = best
+    headline = selectors.headline or markup.headline or HEADINGS
+    entries = _dedupe([entry(n, url, selectors, markup.id, headline) for n in nodes])
+    keys = distinct(e.key for e in entries)
+    return Found(
+        markup,
+        [replace(e, key=k, url=e.url if k else None) for e, k in zip(entries, keys, strict=True)],
+    )
 
 
-MIN_TIMED = 3  # entries with a time each, for a generic markup on an undeclared page
+# Elements whose class or id says "live blog": a container of entries.
+LIVE_CONTAINER = ("liveblog", "live-blog", "live-event", "liveticker")
+MIN_SIGNS = 3  # entries inside a live-blog container, or with a time each
 
 
-def _timed(node: LexborNode) -> bool:
-    return node.css_first("time, amp-timeago") is not None
+def _live(nodes: list[LexborNode]) -> bool:
+    """Whether these entries show a live blog: three inside a live-blog container (a
+    promo box for one elsewhere on the page does not count), or three with a time."""
+    timed = sum(1 for n in nodes if n.css_first("time, amp-timeago") is not None)
+    contained = sum(1 for n in nodes if _in_live_container(n))
+    return max(timed, contained) >= MIN_SIGNS
+
+
+def _in_live_container(node: LexborNode) -> bool:
+    parent = node.parent
+    while parent is not None and parent.tag not in ("body", "html"):
+        marks = f"{parent.attributes.get('class') or ''} {parent.attributes.get('id') or ''}"
+        if any(sign in marks.lower() for sign in LIVE_CONTAINER):
+            return True
+        parent = parent.parent
+    return False
 
 
 def descendants(node: LexborNode) -> Iterator[LexborNode]:
@@ -97,7 +127,7 @@ def entry(
     headline = node.css_first(headline_at)
     title = headline_text(headline) if headline is not None else ""
     if s.body:
-        body = "\n\n".join(node_text_of(n, url) for n in node.css(s.body))
+        body = "\n\n".join(node_text_of(n, url) for n in outermost(node.css(s.body)))
     else:
         own = {n.mem_id for n in _up_to(headline, node)}
         skip = {n.mem_id for n in node.css(NOISE)} | {n.mem_id for n in node.css(CARD)} - own
@@ -123,9 +153,12 @@ def _up_to(node: LexborNode | None, top: LexborNode) -> Iterator[LexborNode]:
 
 
 def _without_time_labels(body: str) -> str:
+    """The body without a time label before it or a byline with its date after it."""
     paragraphs = body.split("\n\n")
     while paragraphs and _TIME_LABEL.match(paragraphs[0]):
         del paragraphs[0]
+    while paragraphs and _DATED_BYLINE.search(paragraphs[-1]):
+        del paragraphs[-1]
     return "\n\n".join(paragraphs)
 
 

@@ -3,31 +3,29 @@
 The HTML is what a reader sees, so where it holds an entry it decides the entry's text
 (the richer body: lists, embeds and paragraphs that JSON-LD drops, or bodies it cuts),
 headline and visible time; the structured item fills what the HTML lacks. Each field of
-an item is trusted on its own: one item with its own headline does not make the others'
-copied headline theirs.
+an item is trusted on its own, by what that item says, never by what the others say: a
+rule over all items would flip as the live blog grows, and alert every entry.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
-from bisect import bisect_right
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode
-
 from watcher.model import Entry
-from watcher.sources.liveblog.structured import Item, copied
+from watcher.sources.liveblog.structured import Item
 
-PROBE = 40  # characters of an item's body looked for in the page's text
+PROBE = 40  # characters of an item's body that identify it in the page's text
 
 
 @dataclass(frozen=True)
 class Merged:
-    entries: list[Entry]
-    warnings: list[str]
+    entries: tuple[Entry, ...]
+    warnings: tuple[str, ...]
 
 
 def merge(
@@ -39,47 +37,59 @@ def merge(
     """Entries from items and the HTML entries they match (`pairs`, item index -> HTML
     index, where known; else by id, else by the start of the text).
 
-    The HTML's entries are the page's window; an item the HTML lacks counts where it
-    comes before the last item the HTML has (posted since the HTML was made, say), but
-    not after it: JSON-LD often lists hundreds of older entries beyond the window,
-    whose text would flip from rich to poor as they leave it.
+    The HTML's entries are the page's window. An item the HTML lacks counts only where it
+    comes before the first item the HTML has (posted since the HTML was rendered); inside
+    the window the HTML is right, and after it JSON-LD often lists hundreds of older
+    entries, whose text would flip from rich to poor as they leave the window.
     """
-    warnings: list[str] = []
-    bad_headlines = copied([i.headline for i in items], page_headlines)
-    matched = _match(items, html) if pairs is None else pairs
-    last = max(matched, default=-1) if html else len(items)
-    entries: list[Entry] = []
-    shown = 0  # the HTML entries placed so far
-    for n, item in enumerate(items):
-        j = matched.get(n)
-        if j is not None:
-            entries += html[shown:j]
-            shown = max(shown, j + 1)
-            entries.append(_one(item, html[j], bad_headlines))
-        elif n < last:
-            entries.append(_one(item, None, bad_headlines))
-    entries += html[shown:]
-    beyond = len(items) - 1 - last if html and matched else 0
-    if beyond > 0:
-        warnings.append(f"{beyond} structured items after the page's last entry: left out")
+    if pairs is None:
+        pairs = _match(items, html)
+        if _reversed(pairs):  # the items run oldest first, the HTML newest first
+            items = list(reversed(items))
+            pairs = _match(items, html)
+    if not html:
+        entries = [_one(item, None, page_headlines) for item in items]
+        return Merged(tuple(entries), tuple(_warnings(items, html, pairs, 0, page_headlines)))
+    first = min(pairs, default=0)  # the items newer than every entry the HTML has
+    newer = [item for item in items[:first] if not _on_page(item, html)]
+    entries = [_one(item, None, page_headlines) for item in newer]
+    by_html = {j: n for n, j in pairs.items()}
+    for j, entry in enumerate(html):
+        n = by_html.get(j)
+        entries.append(entry if n is None else _one(items[n], entry, page_headlines))
+    return Merged(tuple(entries), tuple(_warnings(items, html, pairs, first, page_headlines)))
+
+
+def _warnings(
+    items: Sequence[Item],
+    html: Sequence[Entry],
+    pairs: dict[int, int],
+    first: int,
+    page_headlines: set[str],
+) -> list[str]:
+    """What `watcher preview` tells of the merge."""
+    out = []
+    left = len(items) - len(pairs) - first
+    if html and left > 0:
+        out.append(f"{left} structured items not on the page itself: left out")
     cut = sum(
         1
         for n, item in enumerate(items)
-        if n in matched and (item.body_cut or _extends(html[matched[n]].body, item.body))
+        if n in pairs and (item.body_cut or _extends(html[pairs[n]].body, item.body))
     )
     if cut:
-        warnings.append(f"{cut} structured bodies cut short: the HTML's text used")
-    uncut = sum(1 for n, item in enumerate(items) if item.body_cut and n not in matched)
+        out.append(f"{cut} structured bodies cut short: the HTML's text used")
+    uncut = sum(1 for n, item in enumerate(items) if item.body_cut and n not in pairs)
     if uncut:
-        warnings.append(f"{uncut} structured bodies cut short, and not found in the HTML")
-    if any(i.headline in bad_headlines for i in items):
-        warnings.append("structured headlines copied from the page's headline: not used")
-    return Merged(entries, warnings)
+        out.append(f"{uncut} structured bodies cut short, and not found in the HTML")
+    if any(i.headline in page_headlines for i in items):
+        out.append("structured headlines copied from the page's headline: not used")
+    return out
 
 
-def _one(item: Item, html: Entry | None, bad_headlines: set[str]) -> Entry:
+def _one(item: Item, html: Entry | None, page_headlines: set[str]) -> Entry:
     headline = ""
-    if not (item.headline in bad_headlines or item.headline_cut or _echoes(item)):
+    if not (item.headline in page_headlines or item.headline_cut or _echoes(item)):
         headline = item.headline
     if html is None:
         return Entry(
@@ -91,7 +101,7 @@ def _one(item: Item, html: Entry | None, bad_headlines: set[str]) -> Entry:
             updated=item.modified,
         )
     body = html.body if item.body_cut or _richer(html.body, item.body) else item.body
-    if not html.title and headline and norm(body).startswith(norm(headline)):
+    if not html.title and headline and body.startswith(headline):
         body = body[len(headline) :].lstrip()  # the headline, not marked as one
     return Entry(
         title=html.title or headline,
@@ -106,10 +116,11 @@ def _one(item: Item, html: Entry | None, bad_headlines: set[str]) -> Entry:
 def _echoes(item: Item) -> bool:
     """A headline that only repeats the body's first words (with a time before them)."""
     start = norm(item.body)[:PROBE]
-    return bool(start) and start in norm(item.headline)
+    return len(start) >= PROBE // 2 and start in norm(item.headline)
 
 
 def _richer(html: str, structured: str) -> bool:
+    """Whether the HTML's body says at least as much: its lists, embeds and paragraphs."""
     return len(html.split()) >= len(structured.split())
 
 
@@ -119,36 +130,67 @@ def _extends(html: str, structured: str) -> bool:
     return len(a) > len(b) and a.startswith(b)
 
 
+def _reversed(pairs: dict[int, int]) -> bool:
+    """Whether the matched items run against the HTML's order."""
+    order = [pairs[n] for n in sorted(pairs)]
+    falling = sum(1 for a, b in itertools.pairwise(order) if b < a)
+    return falling > (len(order) - 1) / 2
+
+
 def _match(items: Sequence[Item], html: Sequence[Entry]) -> dict[int, int]:
     """item index -> HTML entry index: the same id (`48` is `48_parent`), else the same
-    start of text, else the same headline."""
-    indexes: list[dict[str | None, int]] = [{}, {}, {}, {}]
-    for j, e in enumerate(html):
-        for index, value in zip(indexes, _handles(e.key, e.body, e.title), strict=True):
-            if value:
-                index.setdefault(value, j)
+    start of text, else the same headline. A handle that several entries share (an
+    article number in every id, a stock opening) identifies none of them."""
+    html_handles = [_handles(e.key, e.body, e.title) for e in html]
+    item_handles = [_handles(i.key, i.body, i.headline) for i in items]
     out: dict[int, int] = {}
     taken: set[int] = set()
-    for n, item in enumerate(items):
-        for index, value in zip(indexes, _handles(item.key, item.body, item.headline), strict=True):
-            found = index.get(value) if value else None
+    for kind in range(len(_HANDLES)):
+        index = _unique(h[kind] for h in html_handles)
+        own = _unique(h[kind] for h in item_handles)
+        for n, handles in enumerate(item_handles):
+            value = handles[kind]
+            if n in out or value is None or value not in own:
+                continue
+            found = index.get(value)
             if found is not None and found not in taken:
                 out[n] = found
                 taken.add(found)
-                break
     return out
 
 
+def _unique(values: Iterable[str | None]) -> dict[str, int]:
+    """value -> position, for the values that occur once."""
+    listed = list(values)
+    counts = Counter(v for v in listed if v is not None)
+    return {v: n for n, v in enumerate(listed) if v is not None and counts[v] == 1}
+
+
+_HANDLES = ("id", "number in the id", "text", "start of the text", "headline")
+
+
 def _handles(key: str | None, body: str, title: str) -> tuple[str | None, ...]:
-    """What an entry is known by, surest first: its id, the number in its id, the start
-    of its text (link targets aside: JSON-LD has none), its headline."""
+    """What an entry is known by, surest first (see _HANDLES): link targets aside in its
+    text, as JSON-LD has none."""
     digits = max(_DIGITS.findall(key), key=len, default=None) if key else None
-    probe = norm(_LINK_TARGET.sub("", body))[:PROBE]
+    text = norm(_LINK_TARGET.sub("", body))
     return (
         key,
         digits if digits and len(digits) >= 2 else None,
-        probe if len(probe) >= PROBE // 2 else None,
+        text or None,
+        text[:PROBE] if len(text) >= PROBE // 2 else None,
         norm(title) or None,
+    )
+
+
+def _on_page(item: Item, html: Sequence[Entry]) -> bool:
+    """Whether the HTML shows the item, though no handle of its told which entry it is
+    (two entries that begin alike): then it is not new."""
+    mine = _handles(item.key, item.body, item.headline)
+    return any(
+        theirs[k] is not None and theirs[k] == mine[k]
+        for theirs in (_handles(e.key, e.body, e.title) for e in html)
+        for k in (0, 2, 3)
     )
 
 
@@ -161,57 +203,3 @@ def norm(text: str) -> str:
     if not text.isascii():
         text = "".join(c for c in text if unicodedata.category(c) != "Cf")
     return " ".join(text.split()).casefold()
-
-
-# Items without markup ----------------------------------------------------------------
-
-
-def locate(tree: LexborHTMLParser, items: Sequence[Item]) -> dict[int, LexborNode]:
-    """The elements that hold the items' text, on a page whose entries have no markup of
-    their own (obfuscated classes, no ids): each item's text is found in the page's
-    text, and its element is the largest around it that holds no other item's text."""
-    if tree.body is None:
-        return {}
-    starts: list[int] = []
-    nodes: list[LexborNode] = []
-    chunks: list[str] = []
-    at = 0
-    for node in tree.body.traverse(include_text=True):
-        if not node.is_text_node or node.parent is None or node.parent.tag in _INVISIBLE:
-            continue
-        chunk = norm(node.text_content or "")
-        if chunk:
-            starts.append(at)
-            nodes.append(node.parent)
-            chunks.append(chunk)
-            at += len(chunk) + 1
-    text = " ".join(chunks)
-    anchors: dict[int, LexborNode] = {}
-    for n, item in enumerate(items):
-        probe = norm(item.body)[:PROBE]
-        found = text.find(probe) if len(probe) >= PROBE // 2 else -1
-        if found >= 0:
-            anchors[n] = nodes[bisect_right(starts, found) - 1]
-    if len(anchors) < 2:
-        return {}
-    chains = {n: _ancestors(a) for n, a in anchors.items()}
-    shared = Counter(node.mem_id for chain in chains.values() for node in chain)
-    out = {}
-    for n, chain in chains.items():
-        own = [node for node in chain if shared[node.mem_id] == 1]
-        if own:
-            out[n] = own[-1]
-    return out
-
-
-_INVISIBLE = frozenset(("script", "style", "noscript", "template", "title", "head"))
-
-
-def _ancestors(node: LexborNode) -> list[LexborNode]:
-    """`node` and its ancestors up to <body>, nearest first."""
-    chain = []
-    current: LexborNode | None = node
-    while current is not None and current.tag not in ("body", "html", None):
-        chain.append(current)
-        current = current.parent
-    return chain

@@ -10,17 +10,23 @@ from watcher.sources.liveblog.structured import Posting, item, posting
 TYPE = "LiveBlogPosting"
 
 
-def postings(markup: str, url: str) -> list[Posting]:
+def postings(markup: str, url: str, warnings: list[str]) -> list[Posting]:
+    """The page's microdata LiveBlogPostings; microdata that cannot be read is a warning,
+    and the other strategies are still tried."""
     # A second parse (by lxml, for extruct), so only where the page declares one.
     if "itemscope" not in markup or TYPE not in markup:
         return []
     import lxml.html
     from extruct.w3cmicrodata import MicrodataExtractor
 
-    parser = lxml.html.HTMLParser(encoding="utf-8")
-    tree = lxml.html.fromstring(markup.encode("utf-8", "replace"), parser=parser)
-    found = MicrodataExtractor(nested=True).extract_items(tree, url)
-    return [_posting(item, url) for item in _all(found) if _is(item, TYPE)]
+    try:
+        parser = lxml.html.HTMLParser(encoding="utf-8")
+        tree = lxml.html.fromstring(markup.encode("utf-8", "replace"), parser=parser)
+        found = MicrodataExtractor(nested=True).extract_items(tree, url)
+        return [_posting(item, url) for item in _all(found) if _is(item, TYPE)]
+    except Exception as exc:  # a third party's parser, on hostile markup: any error
+        warnings.append(f"microdata not read: {type(exc).__name__}: {exc}")
+        return []
 
 
 def _all(items: Any) -> list[dict[str, Any]]:

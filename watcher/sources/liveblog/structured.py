@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -62,8 +61,8 @@ def item(fields: Mapping[str, Any], ident: Any, url: str) -> Item:
         body=body,
         published=date(fields.get("datePublished")),
         modified=date(fields.get("dateModified")),
-        headline_cut=cut(headline, fields.get("headline")),
-        body_cut=cut(body, fields.get("articleBody")),
+        headline_cut=cut(headline),
+        body_cut=cut(body),
     )
 
 
@@ -83,30 +82,22 @@ def text(value: Any, url: str | None = None) -> str:
 
 
 # Codes a CMS leaves in the text for its own templates: `[[ge:rep-locali:…]]`.
-_CMS_CODE = re.compile(r"\[\[[\w-]+:[^\]\n]*\]\]")
+_CMS_CODE = re.compile(r"\[\[[\w-]+:[^\[\]\n]*\]\]")  # no `[` inside: linear
 
 
 def without_cms_codes(value: str) -> str:
+    """The text without its CMS's template codes, which no reader sees."""
     return _CMS_CODE.sub(" ", value) if "[[" in value else value
 
 
 def date(value: Any) -> str | None:
+    """A date field as the page gives it (parsed where entries are ordered)."""
     return value.strip() or None if isinstance(value, str) else None
 
 
-_CUT_ENTITY = re.compile(r"&#?\w*$")
 ELLIPSES = ("…", "...", "[…]", "[...]")
 
 
-def cut(value: str, raw: Any = "") -> bool:
-    """Whether a field visibly stops short: an ellipsis, or an entity cut in half."""
-    raw = raw.rstrip() if isinstance(raw, str) else ""
-    return value.endswith(ELLIPSES) or bool(_CUT_ENTITY.search(raw))
-
-
-def copied(values: list[str], page_headlines: set[str]) -> set[str]:
-    """The values that are not an item's own: the page's headline, or one value that
-    most items share."""
-    counts = Counter(v for v in values if v)
-    shared = {v for v, n in counts.items() if n > 1 and n >= len(values) // 2}
-    return shared | (set(counts) & page_headlines)
+def cut(value: str) -> bool:
+    """Whether a field visibly stops short (`…&rdq…`: an entity cut, then an ellipsis)."""
+    return value.endswith(ELLIPSES)

@@ -12,11 +12,13 @@ from collections import Counter
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from watcher.htmltext import plain_to_text
 from watcher.model import Entry
 from watcher.sources.liveblog.markup import HEADINGS, headline_text, node_text_of, outermost
+from watcher.sources.liveblog.structured import without_cms_codes
 
-# A clock time at the start of a heading: `12.31 Uhr:`, `12:31`, `9.05 h –`.
-TIME_PREFIX = re.compile(r"^\s*(?:[01]?\d|2[0-3])[.:h][0-5]\d\b")
+# A clock time at the start of a heading: `12:31`, `12.31 Uhr`, `9h05` (not `2.50 Euro`).
+TIME_PREFIX = re.compile(r"^\s*(?:[01]?\d|2[0-3])(?::[0-5]\d\b|\.[0-5]\d\s*Uhr\b|h[0-5]\d\b)")
 MIN_HEADINGS = 3
 
 
@@ -53,7 +55,9 @@ def _entry(head: LexborNode, url: str, heads: frozenset[int]) -> Entry:
                 break
             if text := node_text_of(node, url):
                 paragraphs.append(text)
-        elif node.is_text_node and (loose := (node.text_content or "").strip()):
+        elif node.is_text_node and (
+            loose := plain_to_text(without_cms_codes(node.text_content or ""))
+        ):
             paragraphs.append(loose)
         node = node.next
     raw_id = head.attributes.get("id")
