@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 from watcher.model import Alert, Kind
-from watcher.notify.policy import Pending, Policy, QuietHours, Sent, fingerprint, plan
+from watcher.notify.policy import Pending, Policy, QuietHours, Recent, fingerprint, plan
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp()
 
@@ -96,7 +96,7 @@ def test_same_text_from_several_sources_is_one_alert_listing_them() -> None:
 
 
 def test_copy_of_an_alert_already_sent_is_recorded_not_sent() -> None:
-    sent = Sent(T0, "guardian", fingerprint(alert(1, text=WIRE)))
+    sent = Recent(T0, "guardian", fingerprint(alert(1, text=WIRE)))
     p = plan(
         [pending(2, source="bbc", text=WIRE, at=T0 + 60)],
         Policy(duplicate_window=900),

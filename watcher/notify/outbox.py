@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from watcher.failpoints import failpoint
 from watcher.log import redact
-from watcher.notify.policy import Message, Pending, Policy, QuietHours, Sent, fingerprint, plan
+from watcher.notify.policy import Message, Pending, Policy, QuietHours, Recent, fingerprint, plan
 from watcher.notify.render import clipped, render, render_digest
 from watcher.sanitize import Limits
 from watcher.store import Delivery, Store
@@ -138,7 +138,7 @@ class Outbox:
         ]
         recent = (
             [
-                Sent(d.alert.created_at, d.alert.source, fingerprint(d.alert))
+                Recent(d.alert.created_at, d.alert.source, fingerprint(d.alert))
                 for d in self.store.recently_sent(name, now - window)
             ]
             if window
@@ -161,7 +161,8 @@ class Outbox:
         fields = {"channel": name, "events": ",".join(str(d.alert.event_id) for d in batch)}
         try:
             channel = self.channel(name)
-            assert channel is not None
+            if channel is None:  # not in the config since the delivery was queued
+                raise LookupError(f"no channel named {name!r} in the config")
             config = self.configs[name]
             groups = [[clipped(p.alert, self.alert_chars) for p in g] for g in message.groups]
             if message.digest:

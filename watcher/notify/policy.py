@@ -64,7 +64,7 @@ class Pending:
 
 
 @dataclass(frozen=True)
-class Sent:
+class Recent:
     """An alert the channel sent lately, for suppressing copies of it."""
 
     at: float
@@ -118,7 +118,7 @@ def plan(
     policy: Policy,
     now: float,
     recent_sends: Iterable[float] = (),
-    recent: Sequence[Sent] = (),
+    recent: Sequence[Recent] = (),
 ) -> Plan:
     """What to send now, what to drop, and when to look again.
 
@@ -171,7 +171,7 @@ def plan(
     return out
 
 
-def _copy_of(p: Pending, recent: Sequence[Sent], policy: Policy) -> Sent | None:
+def _copy_of(p: Pending, recent: Sequence[Recent], policy: Policy) -> Recent | None:
     if policy.duplicate_window <= 0:
         return None
     for sent in recent:
