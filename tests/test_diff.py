@@ -5,8 +5,8 @@ from dataclasses import replace
 import pytest
 
 from tests.helpers import SEED
-from watcher.diff import Comparison, compare, word_diff
-from watcher.model import Entry, Kind, Snapshot, StoredEntry
+from watcher.diff import compare, word_diff
+from watcher.model import Comparison, Entry, Kind, Snapshot, StoredEntry
 from watcher.sources import textblog
 
 SEED_ENTRIES = textblog.parse(SEED.read_text(encoding="utf-8")).entries

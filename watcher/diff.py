@@ -9,40 +9,16 @@ the same entry rather than a removal plus a new entry.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from diff_match_patch import diff_match_patch
 
-from watcher.model import Change, DiffOp, Entry, Kind, Snapshot, StoredEntry
+from watcher.model import Change, Comparison, DiffOp, Entry, Kind, Slot, Snapshot, StoredEntry
 from watcher.text import DIFF_TOKEN, first_sentence, normalize, slug, word_set
 
 DIFF_TIMEOUT = 1.0  # seconds diff-match-patch may spend before settling for a coarser diff
 MATCH_THRESHOLD = 0.5  # how alike two keyless entries must be to count as one entry
 TITLE_WEIGHT = 0.35  # the body says more about identity than the headline does
 DEFAULT_IGNORE = ("whitespace", "punctuation")
-
-
-@dataclass(frozen=True, slots=True)
-class Slot:
-    """A snapshot entry with its key and the stored version it continues, if any."""
-
-    key: str
-    entry: Entry
-    stored: StoredEntry | None
-
-    @property
-    def revised(self) -> bool:
-        """The text differs from the stored text in any way, significant or not."""
-        return self.stored is not None and (
-            self.stored.title != self.entry.title or self.stored.body != self.entry.body
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Comparison:
-    changes: tuple[Change, ...]  # oldest entry first, the order editors wrote them in
-    slots: tuple[Slot, ...]  # every snapshot entry, newest first
-    removed: tuple[StoredEntry, ...]
 
 
 def word_diff(old: str, new: str, timeout: float = DIFF_TIMEOUT) -> tuple[DiffOp, ...]:

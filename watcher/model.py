@@ -166,3 +166,26 @@ class Target:
     name: str
     source: str
     location: str
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A snapshot entry with its key and the stored version it continues, if any."""
+
+    key: str
+    entry: Entry
+    stored: StoredEntry | None
+
+    @property
+    def revised(self) -> bool:
+        """The text differs from the stored text in any way, significant or not."""
+        return self.stored is not None and (
+            self.stored.title != self.entry.title or self.stored.body != self.entry.body
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    changes: tuple[Change, ...]  # oldest entry first, the order editors wrote them in
+    slots: tuple[Slot, ...]  # every snapshot entry, newest first
+    removed: tuple[StoredEntry, ...]

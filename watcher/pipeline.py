@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 from watcher import log, sources
 from watcher.config import Config
-from watcher.diff import Comparison, compare
+from watcher.diff import compare
 from watcher.failpoints import failpoint, fires
-from watcher.model import Alert, Kind, Snapshot, Target
+from watcher.model import Alert, Comparison, Kind, Snapshot, Target
 from watcher.rules import Ruleset
 from watcher.sources.base import Fetched, SourceContext, SourceError, SourceKind
 from watcher.sources.http import HttpFetcher

@@ -13,9 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from watcher.diff import Comparison, Slot
 from watcher.failpoints import fires
-from watcher.model import Event, Kind, StoredEntry, Target
+from watcher.model import Comparison, Event, Kind, Slot, StoredEntry, Target
 from watcher.store.claiming import ClaimLost
 from watcher.store.database import Database
 from watcher.store.records import SourceRow
