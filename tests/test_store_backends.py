@@ -243,6 +243,17 @@ def test_migrates_an_older_database(store_url: str) -> None:
     try:
         columns = {c["name"] for c in sa.inspect(store.engine).get_columns("claims")}
         assert "lease_until" not in columns and "owner" in columns
+        poll(store, ENTRIES)  # a target of a glob: `live/a.txt`, of the source `live`
+    finally:
+        store.close()
+    store = Store(store_url)
+    with store.engine.begin() as conn:  # version 4: a target's source read off its name
+        conn.execute(sa.text("ALTER TABLE sources DROP COLUMN source"))
+        conn.execute(meta.update().where(meta.c.key == "schema").values(value="4"))
+    store.close()
+    store = Store(store_url)
+    try:
+        assert [(s.name, s.source) for s in store.source_states()] == [(TARGET.name, "live")]
     finally:
         store.close()
 

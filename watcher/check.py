@@ -28,6 +28,7 @@ SOURCES_PER_WORKER = 200  # fewer than this per process, and forking costs more 
 class CheckOutcome:
     events: list[dict[str, Any]] = field(default_factory=list)  # as `check --json` prints them
     failed: int = 0  # targets that could not be polled
+    sources: list[str] = field(default_factory=list)  # each event's configured source
 
 
 def default_workers(sources: int) -> int:
@@ -58,7 +59,9 @@ def check_shard(config: Config, names: list[str]) -> CheckOutcome:
         store.close()
     outcome = CheckOutcome()
     for result in results:
-        outcome.events.extend(event_line(result))
+        lines = event_line(result)
+        outcome.events.extend(lines)
+        outcome.sources.extend(result.target.source for _ in lines)
         outcome.failed += result.error is not None
     return outcome
 
@@ -80,7 +83,11 @@ def check(config: Config, workers: int) -> CheckOutcome:
                 with os.fdopen(write, "w") as out:
                     try:
                         outcome = check_shard(config, shard)
-                        done = {"events": outcome.events, "failed": outcome.failed}
+                        done = {
+                            "events": outcome.events,
+                            "failed": outcome.failed,
+                            "sources": outcome.sources,
+                        }
                     except StoreError as exc:
                         done = {"store_error": str(exc)}
                     json.dump(done, out)
@@ -103,8 +110,11 @@ def check(config: Config, workers: int) -> CheckOutcome:
         if "store_error" in part:
             raise StoreError(part["store_error"])
         total.events.extend(part["events"])
+        total.sources.extend(part["sources"])
         total.failed += part["failed"]
     # Events in the order of the sources in the config, as one process would give them.
     order = {name: i for i, name in enumerate(names)}
-    total.events.sort(key=lambda e: order.get(str(e["source"]).split("/", 1)[0], 0))
+    ranked = sorted(zip(total.sources, total.events, strict=True), key=lambda p: order[p[0]])
+    total.events = [event for _, event in ranked]
+    total.sources = [source for source, _ in ranked]
     return total

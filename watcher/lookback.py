@@ -58,7 +58,7 @@ def status(config: Config, store: Store, out: TextIO) -> int:
     rows = [["SOURCE", "LAST POLL", "LAST CHANGE", "NEXT POLL", "BY", "LAST ERROR"]]
     configured = {s.name: s for s in config.sources}
     for state in store.source_states():
-        source = configured.get(state.name.split("/", 1)[0])
+        source = configured.get(state.source)
         if source is None:
             next_poll = "not configured"
         elif state.last_poll_at is None:
@@ -69,7 +69,7 @@ def status(config: Config, store: Store, out: TextIO) -> int:
             if state.failures:
                 next_poll += f" (failing x{state.failures}, backing off)"
         error = f"{_when(state.last_error_at)} {state.last_error}" if state.failures else "-"
-        by = holder(state.name.split("/", 1)[0])
+        by = holder(state.source)
         rows.append(
             [
                 state.name,
@@ -80,7 +80,7 @@ def status(config: Config, store: Store, out: TextIO) -> int:
                 error,
             ]
         )
-    missing = set(configured) - {s.name.split("/", 1)[0] for s in store.source_states()}
+    missing = set(configured) - {s.source for s in store.source_states()}
     rows.extend([name, "never", "-", "at start", "-", "-"] for name in sorted(missing))
     _table(rows, out)
     channels = [c for c in held.values() if c.name.startswith("channel:")]

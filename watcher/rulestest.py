@@ -53,7 +53,7 @@ def run(config: Config, source: str | None, since: str | None, out: TextIO) -> i
                 previous = (row.entry_id, row.title, row.body)
             if start is not None and row.at < start:
                 continue
-            event = rules.tag(change, row.source.split("/", 1)[0])
+            event = rules.tag(change, row.configured)
             if not event.tags:
                 continue
             fired += 1

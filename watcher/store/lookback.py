@@ -36,6 +36,7 @@ class Lookback(Database):
         query = (
             sa.select(
                 sources.c.name.label("source"),
+                sources.c.source.label("configured"),
                 entries.c.id.label("entry_id"),
                 entries.c.key,
                 entries.c.url,
@@ -64,6 +65,7 @@ class Lookback(Database):
             for row in conn.execution_options(yield_per=500).execute(query):
                 revision = HistoryRow(
                     row.source,
+                    row.configured,
                     row.entry_id,
                     row.key,
                     row.url,

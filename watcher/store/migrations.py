@@ -15,10 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from watcher.store.engine import StoreError
-from watcher.store.schema import claims, meta, metadata
+from watcher.store.schema import claims, meta, metadata, sources
 
 logger = logging.getLogger(__name__)
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 _LOCK = 0x77617463  # "watc": the advisory lock that migrations hold on PostgreSQL
 
 
@@ -41,7 +41,19 @@ def _v4(conn: Connection) -> None:
         conn.execute(sa.text("ALTER TABLE claims DROP COLUMN lease_until"))
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2, 3: _v3, 4: _v4}
+def _v5(conn: Connection) -> None:
+    """Each target's configured source by name, rather than read off the target's name."""
+    if "source" not in {c["name"] for c in sa.inspect(conn).get_columns("sources")}:
+        conn.execute(sa.text("ALTER TABLE sources ADD COLUMN source VARCHAR(512)"))
+    names = conn.execute(sa.select(sources.c.id, sources.c.name)).all()
+    if names:
+        conn.execute(
+            sources.update().where(sources.c.id == sa.bindparam("sid")),
+            [{"sid": sid, "source": name.split("/", 1)[0]} for sid, name in names],
+        )
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2, 3: _v3, 4: _v4, 5: _v5}
 
 
 def _version(conn: Connection) -> int | None:

@@ -26,7 +26,8 @@ class SourceRow:
 
 @dataclass(frozen=True, slots=True)
 class SourceState:
-    name: str
+    name: str  # the target's
+    source: str  # the configured source's
     kind: str
     last_poll_at: float | None
     last_success_at: float | None
@@ -68,7 +69,8 @@ class RevisionRow:
 class HistoryRow:
     """One revision of an entry (kind NEW), or its removal (kind REMOVED)."""
 
-    source: str
+    source: str  # the target's name
+    configured: str  # the configured source's name
     entry_id: int
     key: str
     url: str | None

@@ -24,6 +24,8 @@ sources = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("name", sa.String(512), nullable=False, unique=True),
+    # The configured source this target is part of (`seeds` for `seeds/000.txt`).
+    sa.Column("source", sa.String(512)),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("location", sa.Text, nullable=False),
     sa.Column("etag", sa.Text),

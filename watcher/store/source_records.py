@@ -36,6 +36,7 @@ class SourceRecords(Database):
         """Every source's polling record, for `watcher status` and the metrics."""
         query = sa.select(
             sources.c.name,
+            sources.c.source,
             sources.c.kind,
             sources.c.last_poll_at,
             sources.c.last_success_at,

@@ -62,6 +62,7 @@ def source_of(conn: Connection, target: Target, kind: str, lock: bool = False) -
             NEW_SOURCE,
             {
                 "name": target.name,
+                "source": target.source,
                 "kind": kind,
                 "location": target.location,
                 "baselined": False,
