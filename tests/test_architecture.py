@@ -141,3 +141,10 @@ def test_modules_and_functions_stay_readable() -> None:
                 if length > MAX_FUNCTION_LINES:
                     too_long.append(f"{name}.{node.name}: {length} lines")
     assert too_long == []
+
+
+def test_every_source_kind_is_in_the_readme() -> None:
+    from watcher.sources.base import KINDS
+
+    readme = (ROOT / "README.md").read_text()
+    assert KINDS and all(f"| `{key}` |" in readme for key in KINDS)

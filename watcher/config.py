@@ -270,11 +270,11 @@ def _dotted(loc: tuple[str | int, ...]) -> str:
 
 
 def _known_keys() -> set[str]:
-    from watcher.sources import KINDS
+    from watcher.sources.base import KINDS
 
     models: list[type[BaseModel]] = [Config, RuleConfig, ChannelConfig, FetchConfig, Limits]
     models += [PageSelectors, QuietHoursConfig, DuplicatesConfig, HttpConfig]
-    models += [model for model, _ in KINDS.values()]
+    models += [kind.model for kind in KINDS.values()]
     return {name for m in models for name in m.model_fields} | {"url"}
 
 

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -78,9 +78,22 @@ class SourceError(Exception):
 
 
 Parser = Callable[[Fetched, Target], Snapshot]
+KINDS: dict[str, type[SourceKind]] = {}  # the config key of each kind -> the kind
 
 
 class SourceKind(ABC):
+    """A kind of source. A subclass that names its config `key` (`feed`) and `model`
+    registers itself: the config's union of source models and `build` are derived from
+    KINDS, so a new kind is one module (imported by sources/__init__.py)."""
+
+    key: ClassVar[str | None] = None  # the config key that names the kind
+    model: ClassVar[type[SourceConfig]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("key"):
+            KINDS[str(cls.key)] = cls
+
     def __init__(self, config: SourceConfig, context: SourceContext) -> None:
         self.config = config
         self.context = context

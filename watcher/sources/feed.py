@@ -19,6 +19,8 @@ class FeedSourceConfig(SourceConfig):
 
 
 class FeedSource(WebSource):
+    key = "feed"
+    model = FeedSourceConfig
     config: FeedSourceConfig
     accept = (
         "application/rss+xml, application/atom+xml, application/feed+json, "

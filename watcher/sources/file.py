@@ -28,6 +28,8 @@ class FileSourceConfig(SourceConfig):
 
 
 class FileSource(SourceKind):
+    key = "file"
+    model = FileSourceConfig
     config: FileSourceConfig
 
     def _pattern(self) -> Path:

@@ -23,6 +23,8 @@ class PageSourceConfig(SourceConfig):
 
 
 class PageSource(WebSource):
+    key = "page"
+    model = PageSourceConfig
     config: PageSourceConfig
     accept = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 
