@@ -33,6 +33,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from watcher.config import Config, load
 from watcher.configfile import ConfigError
 from watcher.metrics import Listener, Metrics
+from watcher.model import DeliveryStatus
 from watcher.notify.outbox import ChannelWorkers, Outbox
 from watcher.pipeline import Pipeline, PollResult
 from watcher.schedule import LATE_GRACE, claimable, late, next_due
@@ -279,7 +280,7 @@ class Daemon:
 
     def _status(self) -> str:
         try:
-            pending = self.store.delivery_counts().get("pending", 0)
+            pending = self.store.delivery_counts().get(DeliveryStatus.PENDING, 0)
         except StoreError:
             pending = -1
         failing = sum(1 for n in self._failures.values() if n)

@@ -12,7 +12,7 @@ from typing import TextIO
 
 from watcher.config import Config
 from watcher.diff import word_diff
-from watcher.model import document
+from watcher.model import DeliveryStatus, document
 from watcher.notify.escape import Format
 from watcher.notify.render import render_diff
 from watcher.store import Store
@@ -91,9 +91,7 @@ def status(config: Config, store: Store, out: TextIO) -> int:
             out.write(f"  {_line(f'{name}: sent by {holder(claim.name)}')}\n")
     counts = store.delivery_counts()
     out.write(
-        "\ndeliveries: "
-        + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("pending", "done", "failed", "dropped"))
-        + "\n"
+        "\ndeliveries: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in DeliveryStatus) + "\n"
     )
     for channel, delivery_status, reason in store.failed_deliveries():
         out.write(f"  {_line(f'{channel}: {delivery_status}: {reason}')}\n")

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from watcher.model import DeliveryStatus
 from watcher.pipeline import PollResult
 from watcher.store import Store
 
@@ -32,11 +33,13 @@ class _StoreCollector(Collector):
             "watcher_deliveries", "Deliveries in the store, by status", labels=["status"]
         )
         counts = self.store.delivery_counts()
-        for status in ("pending", "done", "failed", "dropped"):
+        for status in DeliveryStatus:
             deliveries.add_metric([status], counts.get(status, 0))
         yield deliveries
         yield GaugeMetricFamily(
-            "watcher_outbox_depth", "Alerts waiting to be sent", value=counts.get("pending", 0)
+            "watcher_outbox_depth",
+            "Alerts waiting to be sent",
+            value=counts.get(DeliveryStatus.PENDING, 0),
         )
         last = GaugeMetricFamily(
             "watcher_last_success_timestamp_seconds",

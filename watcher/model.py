@@ -21,6 +21,24 @@ class Kind(StrEnum):
     FLOOD = "flood"
 
 
+class DeliveryStatus(StrEnum):
+    """Where a delivery of an event to a channel stands, as the outbox records it."""
+
+    PENDING = "pending"
+    DONE = "done"  # sent
+    FAILED = "failed"  # for good: past its max_age, or refused
+    DROPPED = "dropped"  # not sent, by the channel's choice (quiet hours, a duplicate)
+
+
+class PollOutcome(StrEnum):
+    """How a poll of a source ended (the `outcome` label of watcher_polls_total)."""
+
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"  # not modified, or the same bytes: nothing parsed
+    HELD = "held"  # suspect, held until the next poll confirms it
+    FAILED = "failed"
+
+
 # One word-diff operation, as diff-match-patch gives it: -1 deleted, 0 kept, 1 inserted.
 DiffOp = tuple[int, str]
 

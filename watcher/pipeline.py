@@ -20,7 +20,7 @@ from watcher import log, sources
 from watcher.config import Config
 from watcher.diff import compare
 from watcher.failpoints import failpoint, fires
-from watcher.model import Alert, Comparison, Kind, Snapshot, Target
+from watcher.model import Alert, Comparison, Kind, PollOutcome, Snapshot, Target
 from watcher.rules import Ruleset
 from watcher.sources.base import Fetched, SourceContext, SourceError, SourceKind
 from watcher.sources.http import HttpFetcher
@@ -43,12 +43,12 @@ class PollResult:
     seconds: float = 0.0
 
     @property
-    def outcome(self) -> str:
+    def outcome(self) -> PollOutcome:
         if self.error is not None:
-            return "failed"
+            return PollOutcome.FAILED
         if self.held is not None:
-            return "held"
-        return "unchanged" if self.unchanged else "changed"
+            return PollOutcome.HELD
+        return PollOutcome.UNCHANGED if self.unchanged else PollOutcome.CHANGED
 
 
 def mass_removal(removed: int, stored: int) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from watcher.config import CONSOLE, ChannelConfig, Config
 from watcher.daemon import Daemon
-from watcher.model import Entry
+from watcher.model import DeliveryStatus, Entry
 from watcher.sources import textblog
 from watcher.sources.file import FileSourceConfig
 from watcher.store import Store
@@ -78,7 +78,7 @@ async def replay(seed: Path, speed: float, base: Config) -> int:
             deadline = loop.time() + SETTLE_TIMEOUT + step
             while loop.time() < deadline and not daemon.stopping.is_set():
                 caught_up = store.active_entries("replay") == len(written)
-                if caught_up and not store.delivery_counts().get("pending"):
+                if caught_up and not store.delivery_counts().get(DeliveryStatus.PENDING):
                     break
                 await asyncio.sleep(0.05)
             daemon.stop()

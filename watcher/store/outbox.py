@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from watcher.model import DeliveryStatus
 from watcher.store.database import Database
 from watcher.store.records import (
     Delivery,
@@ -28,7 +29,9 @@ class Outbox(Database):
     def pending(self, channel: str | None = None, after: int = 0) -> list[Delivery]:
         """Pending deliveries, oldest first, from the first with an id above `after`;
         those of one channel, or of all."""
-        query = DELIVERIES.where(deliveries.c.status == "pending", deliveries.c.id > after)
+        query = DELIVERIES.where(
+            deliveries.c.status == DeliveryStatus.PENDING, deliveries.c.id > after
+        )
         if channel is not None:
             query = query.where(deliveries.c.channel == channel)
         with self._read() as conn:
@@ -39,7 +42,7 @@ class Outbox(Database):
         """Deliveries the channel sent since `since`, for suppressing copies of them."""
         query = DELIVERIES.where(
             deliveries.c.channel == channel,
-            deliveries.c.status == "done",
+            deliveries.c.status == DeliveryStatus.DONE,
             deliveries.c.done_at >= since,
         )
         with self._read() as conn:
@@ -61,7 +64,10 @@ class Outbox(Database):
                 deliveries.update()
                 .where(deliveries.c.id.in_(ids))
                 .values(
-                    status="done", attempts=deliveries.c.attempts + 1, done_at=now, last_error=None
+                    status=DeliveryStatus.DONE,
+                    attempts=deliveries.c.attempts + 1,
+                    done_at=now,
+                    last_error=None,
                 )
             )
             conn.execute(sends.insert().values(channel=channel, sent_at=now, deliveries=len(ids)))
@@ -70,7 +76,7 @@ class Outbox(Database):
         """Records a failed send: pending again at `retry_at`, or failed for good if None."""
         values: dict[str, Any] = {"attempts": deliveries.c.attempts + 1, "last_error": reason}
         if retry_at is None:
-            values.update(status="failed", done_at=time.time())
+            values.update(status=DeliveryStatus.FAILED, done_at=time.time())
         else:
             values["next_attempt_at"] = retry_at
         with self._write() as conn:
@@ -82,7 +88,7 @@ class Outbox(Database):
             conn.execute(
                 deliveries.update()
                 .where(deliveries.c.id == delivery_id)
-                .values(status="dropped", last_error=reason, done_at=time.time())
+                .values(status=DeliveryStatus.DROPPED, last_error=reason, done_at=time.time())
             )
 
     def failed_deliveries(self, limit: int = 20) -> list[tuple[str, str, str | None]]:
@@ -90,7 +96,8 @@ class Outbox(Database):
         query = (
             sa.select(deliveries.c.channel, deliveries.c.status, deliveries.c.last_error)
             .where(
-                deliveries.c.status.in_(["failed", "pending"]), deliveries.c.last_error.is_not(None)
+                deliveries.c.status.in_([DeliveryStatus.FAILED, DeliveryStatus.PENDING]),
+                deliveries.c.last_error.is_not(None),
             )
             .order_by(deliveries.c.id.desc())
             .limit(limit)

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from watcher.model import DeliveryStatus
 from watcher.store.schema import deliveries, entries, events, revisions, sends
 
 IdQuery = sa.Select[Any]
@@ -26,7 +27,7 @@ def prune_batch(conn: Connection, before: float, batch: int) -> int:
     """Deletes up to about `batch` rows of each kind older than `before`; returns how
     many rows went in all (0: nothing is left to prune)."""
     pending = sa.exists().where(
-        deliveries.c.event_id == events.c.id, deliveries.c.status == "pending"
+        deliveries.c.event_id == events.c.id, deliveries.c.status == DeliveryStatus.PENDING
     )
     # Events, with their deliveries: old, and nothing of them still to send.
     old_events = [

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from watcher.model import Kind, Match, Target
+from watcher.model import DeliveryStatus, Kind, Match, Target
 from watcher.store.records import SourceRow, source_row
 from watcher.store.schema import (
     NEW_SOURCE,
@@ -103,7 +103,7 @@ def pending_row(event_id: int, channel: str, now: float) -> dict[str, Any]:
     return {
         "event_id": event_id,
         "channel": channel,
-        "status": "pending",
+        "status": DeliveryStatus.PENDING,
         "attempts": 0,
         "next_attempt_at": now,
         "created_at": now,
