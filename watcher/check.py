@@ -2,16 +2,19 @@
 
 Polling is CPU-bound once responses arrive (parsing, diffing, storing), and one Python
 process uses one core. So the sources are split into shards, one per worker process,
-forked after the config is read; each worker polls its shard with its own event loop,
-HTTP client and store connection, and reports its events back through a pipe.
+forked after the config is read (a ProcessPoolExecutor on the fork context); each worker
+polls its shard with its own event loop, HTTP client and store connection, and returns
+its events.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import multiprocessing
 import os
 import sys
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,52 +69,38 @@ def check_shard(config: Config, names: list[str]) -> CheckOutcome:
     return outcome
 
 
+def _shard(config: Config, names: list[str]) -> CheckOutcome | str:
+    """A worker's shard polled; a store error comes back as its message (pickled
+    exceptions lose their arguments)."""
+    try:
+        return check_shard(config, names)
+    except StoreError as exc:
+        return str(exc)
+
+
 def check(config: Config, workers: int) -> CheckOutcome:
-    """Polls every source once; with `workers` > 1, in that many processes."""
+    """Polls every source once; with `workers` > 1, in that many processes, forked while
+    this one has a single thread (the pool starts its own thread only after)."""
     names = [s.name for s in config.sources]
     shards = [names[i::workers] for i in range(workers)] if workers > 1 else [names]
-    children: list[tuple[int, int]] = []  # (pid, read end of its pipe)
+    if len(shards) == 1:
+        return check_shard(config, names)
     sys.stdout.flush()
     sys.stderr.flush()
-    for shard in shards[1:]:
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the worker: poll its shard, report, leave without cleanup
-            os.close(read)
-            code = 1
+    fork = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(len(shards) - 1, mp_context=fork) as pool:
+        futures = [pool.submit(_shard, config, shard) for shard in shards[1:]]
+        total = check_shard(config, shards[0])
+        for future in futures:
             try:
-                with os.fdopen(write, "w") as out:
-                    try:
-                        outcome = check_shard(config, shard)
-                        done = {
-                            "events": outcome.events,
-                            "failed": outcome.failed,
-                            "sources": outcome.sources,
-                        }
-                    except StoreError as exc:
-                        done = {"store_error": str(exc)}
-                    json.dump(done, out)
-                code = 0
-            finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(code)
-        os.close(write)
-        children.append((pid, read))
-
-    total = check_shard(config, shards[0])
-    for pid, read in children:
-        with os.fdopen(read) as pipe:
-            report = pipe.read()
-        _, status = os.waitpid(pid, 0)
-        if status != 0 or not report:
-            raise RuntimeError(f"check worker {pid} failed (status {status})")
-        part = json.loads(report)
-        if "store_error" in part:
-            raise StoreError(part["store_error"])
-        total.events.extend(part["events"])
-        total.sources.extend(part["sources"])
-        total.failed += part["failed"]
+                part = future.result()
+            except BrokenProcessPool as exc:
+                raise RuntimeError(f"a check worker died: {exc}") from None
+            if isinstance(part, str):
+                raise StoreError(part)
+            total.events += part.events
+            total.sources += part.sources
+            total.failed += part.failed
     # Events in the order of the sources in the config, as one process would give them.
     order = {name: i for i, name in enumerate(names)}
     ranked = sorted(zip(total.sources, total.events, strict=True), key=lambda p: order[p[0]])
