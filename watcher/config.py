@@ -166,6 +166,12 @@ class Config(_Model):
         """The folder that relative paths in the config resolve against."""
         return self._path.parent
 
+    def located(self, path: Path) -> Config:
+        """This config as if read from `path` (its relative paths resolve beside it)."""
+        copy = self.model_copy()
+        copy._path = path
+        return copy
+
     @field_validator("state")
     @classmethod
     def _resolve_state(cls, state: str) -> str:
@@ -249,7 +255,7 @@ def parse(text: str, path: Path) -> Config:
         raise ConfigError(
             [_describe(where, _without_tags(tuple(err["loc"])), err) for err in exc.errors()]
         ) from None
-    config._path = path.resolve()
+    config = config.located(path.resolve())
     problems = [f"{where(loc)}: {_dotted(loc)}: {msg}" for loc, msg in _cross_check(config)]
     if problems:
         raise ConfigError(problems)

@@ -34,7 +34,7 @@ def replay_config(base: Config, live: Path, step: float) -> Config:
         notify=[CONSOLE],
     )
     rules = [r.model_copy(update={"notify": [CONSOLE], "sources": []}) for r in base.rules]
-    config = base.model_copy(
+    return base.model_copy(
         update={
             "state": str(live.parent / "state.db"),
             "sources": [source],
@@ -42,9 +42,7 @@ def replay_config(base: Config, live: Path, step: float) -> Config:
             "notify": [CONSOLE],
             "rules": rules,
         }
-    )
-    config._path = live.parent / "replay.yaml"
-    return config
+    ).located(live.parent / "replay.yaml")
 
 
 async def replay(seed: Path, speed: float, base: Config) -> int:
