@@ -88,7 +88,7 @@ BROKEN = [
         "apprise",
         ('"json://127.0.0.1:9/hook"', '"nonsense://x"'),
         7,
-        "channels.slack.urls: Apprise cannot use this URL (nonsense://…)",
+        "channels.slack.urls[0]: Apprise cannot use this URL (nonsense://…)",
     ),
     (
         "source",

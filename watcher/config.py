@@ -22,7 +22,6 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -91,32 +90,12 @@ class ChannelConfig(_Model):
             value["urls"] = [url] if isinstance(url, str) else url
         return value
 
-    @field_validator("title", "body")
-    @classmethod
-    def _template(cls, source: str | None, info: ValidationInfo) -> str | None:
-        """Templates are compiled and tried on a sample alert, so that `validate` finds a
-        broken one, not the first alert it would have carried."""
-        if source is not None:
-            from watcher.notify.render import check_template
-
-            check_template(source, info.data.get("format") or "markdown")
-        return source
-
     @field_validator("urls")
     @classmethod
     def _expand(cls, urls: list[str]) -> list[str]:
-        out = []
         for url in urls:
-            expanded = expand_env(url)
             register_env_secrets(url)
-            if expanded != "console://":  # ours; checking it would load all of Apprise
-                from watcher.notify.channels import check_url
-
-                problem = check_url(expanded)
-                if problem:
-                    raise ValueError(problem)
-            out.append(expanded)
-        return out
+        return [expand_env(url) for url in urls]
 
 
 class HttpConfig(_Model):
@@ -310,6 +289,26 @@ class _Names:
                 yield loc, f"unknown {self.kind} '{name}'{hint}"
 
 
+def _channel_check(config: Config) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Each channel's URLs as Apprise reads them, and its templates tried on a sample
+    alert, so that `validate` finds a broken one rather than the first alert it carries."""
+    from watcher.notify.channels import check_url
+    from watcher.notify.render import check_template
+
+    for name, channel in config.channels.items():
+        for i, url in enumerate(channel.urls):
+            # console:// is ours; checking it would load all of Apprise.
+            if url != "console://" and (problem := check_url(url)):
+                yield ("channels", name, "urls", i), problem
+        for field in ("title", "body"):
+            source = getattr(channel, field)
+            if source is not None:
+                try:
+                    check_template(source, channel.format or "markdown")
+                except ValueError as exc:
+                    yield ("channels", name, field), str(exc)
+
+
 def _cross_check(config: Config) -> Iterator[tuple[tuple[str | int, ...], str]]:
     from watcher.store import StoreError, check_url  # SQLAlchemy: not before needed
 
@@ -317,6 +316,7 @@ def _cross_check(config: Config) -> Iterator[tuple[tuple[str | int, ...], str]]:
         check_url(config.state_url)
     except StoreError as exc:
         yield ("state",), str(exc)
+    yield from _channel_check(config)
     channels = _Names("channel", set(config.channels))
     sources = _Names("source", {s.name for s in config.sources})
     yield from channels.check(("notify",), config.notify)
