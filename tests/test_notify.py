@@ -143,7 +143,7 @@ def test_test_notify_reports_what_each_service_answered(make_config, receiver: L
     assert "JSON: success" in done.stdout and done.stdout.strip().endswith("sent")
     assert SECRET not in done.stdout + done.stderr
     (got,) = receiver.accepted
-    assert got.json()["title"].startswith("Updated: Kremlin says Putin")
+    assert got.json()["title"].startswith("[watcher test] Updated: Kremlin says Putin")
 
     receiver.post_script = [500]
     failed = run_watcher("test-notify", "hook", "-c", str(config), env=env)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from watcher.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_SOURCE = 0, 1, 2, 3
+TEST_MARK = "[watcher test]"  # the title of every message test-notify sends begins so
 LEVELS = ["debug", "info", "warning", "error"]
 
 
@@ -86,7 +87,8 @@ def cmd_test_notify(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     channel = Channel(args.channel, spec.urls, spec.format)
     title, body = render(SAMPLE, channel.format, spec.title, spec.body)
-    result = channel.send(title, body)
+    # Marked, so that no one on a desk takes the sample for news.
+    result = channel.send(f"{TEST_MARK} {title}", body)
     # Apprise's privacy form of a URL hides passwords but shows some tokens (headers, for
     # one); every secret watcher knows is masked too. The answers come redacted.
     for url, answer in zip(channel.safe_urls, result.answers, strict=False):

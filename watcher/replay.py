@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from watcher.config import CONSOLE, ChannelConfig, Config
+from watcher.configfile import ConfigError
 from watcher.daemon import Daemon
 from watcher.model import DeliveryStatus, Entry
 from watcher.sources import textblog
@@ -45,8 +46,19 @@ def replay_config(base: Config, live: Path, step: float) -> Config:
     ).located(live.parent / "replay.yaml")
 
 
+def read_seed(seed: Path) -> textblog.TextBlog:
+    """The live blog to replay; a file that cannot be read or is not in the seed format is
+    one line, as a config problem is (exit 2)."""
+    try:
+        return textblog.parse(seed.read_bytes().decode("utf-8-sig"))
+    except OSError as exc:
+        raise ConfigError([f"{seed}: cannot read: {exc.strerror or exc}"]) from None
+    except (UnicodeDecodeError, textblog.ParseError) as exc:
+        raise ConfigError([f"{seed}: not a live blog in the seed format: {exc}"]) from None
+
+
 async def replay(seed: Path, speed: float, base: Config) -> int:
-    blog = textblog.parse(seed.read_bytes().decode("utf-8-sig"))
+    blog = read_seed(seed)
     step = SECONDS_PER_ENTRY / speed
     with tempfile.TemporaryDirectory(prefix="watcher-replay-") as tmp:
         live = Path(tmp) / seed.name
