@@ -9,7 +9,8 @@ import pytest
 
 from tests.helpers import run_watcher, watcher_env
 from watcher.cli import main
-from watcher.config import load
+from watcher.config import load, parse
+from watcher.configfile import ConfigError
 
 GOOD = """\
 state: state.db
@@ -229,3 +230,17 @@ def test_yaml_on_yes_no_are_strings_not_booleans(make_config) -> None:
     )
     rule = load(path).rules[2]
     assert rule.on == ["removed"] and rule.keywords == ["no"]
+
+
+def test_every_problem_is_reported_in_one_run(tmp_path: Path) -> None:
+    text = (
+        "intervl: 5m\n"
+        "channels:\n  slack: 'json://${WATCHER_T_A}:${WATCHER_T_B}@127.0.0.1:9/x'\n"
+        "rules:\n  - name: R\n    keywords: [Putin]\n    notify: [slak]\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse(text, tmp_path / "w.yaml")
+    problems = "\n".join(caught.value.problems)
+    assert "intervl: unknown key 'intervl' (did you mean 'interval'?)" in problems
+    assert "rules[0].notify: unknown channel 'slak' (did you mean 'slack'?)" in problems
+    assert "environment variables WATCHER_T_A, WATCHER_T_B are not set" in problems

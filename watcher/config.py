@@ -228,14 +228,16 @@ def parse(text: str, path: Path) -> Config:
                 return f"{path}:{lines[loc[:n]]}"
         return f"{path}:1"
 
+    # Names are checked on the data as written, so that a wrong channel name is reported
+    # in the same run as a wrong key elsewhere: every problem at once.
+    problems = [f"{where(loc)}: {_dotted(loc)}: {msg}" for loc, msg in _name_check(data)]
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(
-            [_describe(where, _without_tags(tuple(err["loc"])), err) for err in exc.errors()]
-        ) from None
+        problems += [_describe(where, _without_tags(tuple(e["loc"])), e) for e in exc.errors()]
+        raise ConfigError(problems) from None
     config = config.located(path.resolve())
-    problems = [f"{where(loc)}: {_dotted(loc)}: {msg}" for loc, msg in _cross_check(config)]
+    problems += [f"{where(loc)}: {_dotted(loc)}: {msg}" for loc, msg in _cross_check(config)]
     if problems:
         raise ConfigError(problems)
     log.add_url_secrets(config.state_url)  # a database password stays out of the logs
@@ -320,21 +322,34 @@ def _cross_check(config: Config) -> Iterator[tuple[tuple[str | int, ...], str]]:
     except StoreError as exc:
         yield ("state",), str(exc)
     yield from _channel_check(config)
-    channels = _Names("channel", set(config.channels))
-    sources = _Names("source", {s.name for s in config.sources})
-    yield from channels.check(("notify",), config.notify)
-    seen: set[str] = set()
-    for i, source in enumerate(config.sources):
-        if source.name in seen:
-            yield ("sources", i, "name"), f"duplicate source name '{source.name}'"
-        seen.add(source.name)
-        yield from channels.check(("sources", i, "notify"), source.notify)
-    seen = set()
     for i, rule in enumerate(config.rules):
-        if rule.name in seen:
-            yield ("rules", i, "name"), f"duplicate rule name '{rule.name}'"
-        seen.add(rule.name)
         if not rule.keywords and not rule.regex:
             yield ("rules", i), "a rule needs keywords or a regex"
-        yield from channels.check(("rules", i, "notify"), rule.notify or [])
-        yield from sources.check(("rules", i, "sources"), rule.sources)
+
+
+def _name_check(data: dict[str, Any]) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Names used that are not defined, and names defined twice, read from the data as
+    written (any part of it may be malformed: what is not a name is the schema's to say)."""
+
+    def listed(value: Any) -> list[str]:
+        value = [value] if isinstance(value, str) else value
+        return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+    def items(key: str) -> list[dict[str, Any]]:
+        value = data.get(key)
+        return [v if isinstance(v, dict) else {} for v in value] if isinstance(value, list) else []
+
+    raw_channels = data.get("channels")
+    channels = _Names("channel", set(raw_channels) if isinstance(raw_channels, dict) else set())
+    sources = _Names("source", {str(s.get("name")) for s in items("sources")})
+    yield from channels.check(("notify",), listed(data.get("notify", [CONSOLE])))
+    for key in ("sources", "rules"):
+        seen: set[str] = set()
+        for i, item in enumerate(items(key)):
+            name = item.get("name")
+            if isinstance(name, str) and name in seen:
+                yield (key, i, "name"), f"duplicate {key[:-1]} name '{name}'"
+            seen.add(str(name))
+            yield from channels.check((key, i, "notify"), listed(item.get("notify")))
+            if key == "rules":
+                yield from sources.check((key, i, "sources"), listed(item.get("sources")))

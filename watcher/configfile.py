@@ -153,14 +153,19 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 def expand_env(value: str) -> str:
     """Replaces `${NAME}` and `${NAME:-default}`; an unset NAME without default is an error."""
 
+    unset = [
+        m.group(1)
+        for m in _ENV.finditer(value)
+        if m.group(2) is None and os.environ.get(m.group(1)) is None
+    ]
+    if len(unset) == 1:
+        raise ValueError(f"environment variable {unset[0]} is not set")
+    if unset:
+        raise ValueError(f"environment variables {', '.join(unset)} are not set")
+
     def sub(m: re.Match[str]) -> str:
-        name, default = m.group(1), m.group(2)
-        found = os.environ.get(name)
-        if found is None:
-            if default is None:
-                raise ValueError(f"environment variable {name} is not set")
-            return default
-        return found
+        found = os.environ.get(m.group(1))
+        return found if found is not None else m.group(2)
 
     return _ENV.sub(sub, value)
 
