@@ -244,3 +244,25 @@ def test_every_problem_is_reported_in_one_run(tmp_path: Path) -> None:
     assert "intervl: unknown key 'intervl' (did you mean 'interval'?)" in problems
     assert "rules[0].notify: unknown channel 'slak' (did you mean 'slack'?)" in problems
     assert "environment variables WATCHER_T_A, WATCHER_T_B are not set" in problems
+
+
+def test_secrets_from_systemd_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from watcher import log
+
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "hook-token").write_text("s3cr3t-tok3n\n")
+    text = "channels:\n  hook: 'json://127.0.0.1:9/hook?token=${credential:hook-token}'\n"
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))  # as systemd sets it
+    config = parse(text, tmp_path / "w.yaml")
+    assert config.channels["hook"].urls == ["json://127.0.0.1:9/hook?token=s3cr3t-tok3n"]
+    assert "s3cr3t-tok3n" not in log.redact("sent with s3cr3t-tok3n")
+    # By hand, outside the unit: the files the unit loads them from.
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY")
+    monkeypatch.setenv("WATCHER_CREDENTIALS", str(creds))
+    assert parse(text, tmp_path / "w.yaml").channels["hook"].urls[0].endswith("s3cr3t-tok3n")
+    monkeypatch.setenv("WATCHER_CREDENTIALS", str(tmp_path / "nowhere"))
+    with pytest.raises(ConfigError) as caught:
+        parse(text, tmp_path / "w.yaml")
+    (problem,) = caught.value.problems
+    assert "channels.hook.urls: credential hook-token: cannot read" in problem

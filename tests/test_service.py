@@ -318,3 +318,18 @@ def test_daemon_under_systemd_environment(
         assert watcher.stop() == 0
     assert "abcdef123456" not in "\n".join(watcher.stderr)
     assert os.stat(state / "watcher.db").st_size > 0
+
+
+@pytest.mark.parametrize("unit", ["watcher.service", "watcher@.service"])
+def test_the_units_agree_with_the_daemon_and_the_readme(unit: str) -> None:
+    from watcher.daemon import STOP_DEADLINE
+
+    text = (ROOT / "systemd" / unit).read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert "RestartPreventExitStatus=2" in text  # a config error is not restarted in a loop
+    documentation = text.split("Documentation=file://", 1)[1].split()[0]
+    assert f"README.md {documentation}" in readme.replace("-m 0644 ", "")  # installed there
+    assert "EnvironmentFile" not in text and "LoadCredential=" in text
+    assert f"up to {STOP_DEADLINE:g} s" in readme
+    if unit == "watcher.service":
+        assert f"stops within {STOP_DEADLINE:g} s on SIGTERM" in text

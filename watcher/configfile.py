@@ -14,6 +14,8 @@ import yaml
 from watcher import log
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_CREDENTIAL = re.compile(r"\$\{credential:([A-Za-z0-9_.@-]+)\}")
+DEFAULT_CREDENTIALS = "/etc/watcher/credentials"
 
 
 class ConfigError(Exception):
@@ -151,8 +153,9 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 
 
 def expand_env(value: str) -> str:
-    """Replaces `${NAME}` and `${NAME:-default}`; an unset NAME without default is an error."""
-
+    """Replaces `${NAME}` and `${NAME:-default}` with environment variables, and
+    `${credential:NAME}` with a systemd credential (see `credential`); an unset NAME
+    without default is an error, every one of them named."""
     unset = [
         m.group(1)
         for m in _ENV.finditer(value)
@@ -167,7 +170,25 @@ def expand_env(value: str) -> str:
         found = os.environ.get(m.group(1))
         return found if found is not None else m.group(2)
 
-    return _ENV.sub(sub, value)
+    return _CREDENTIAL.sub(lambda m: credential(m.group(1)), _ENV.sub(sub, value))
+
+
+def credential(name: str) -> str:
+    """A secret the service manager passes as a file (`LoadCredential=NAME:/path` in the
+    unit): `$CREDENTIALS_DIRECTORY/NAME` in the service, else, for the commands an
+    operator runs by hand, the file the unit loads it from, in $WATCHER_CREDENTIALS
+    (default /etc/watcher/credentials). Masked in logs like every secret."""
+    folder = os.environ.get("CREDENTIALS_DIRECTORY") or os.environ.get(
+        "WATCHER_CREDENTIALS", DEFAULT_CREDENTIALS
+    )
+    path = Path(folder) / name
+    try:
+        secret = path.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise ValueError(f"credential {name}: cannot read {path}: {exc.strerror or exc}") from None
+    if secret:
+        log.add_secret(secret)
+    return secret
 
 
 def register_env_secrets(value: str) -> None:
