@@ -6,15 +6,23 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: install run test test-fast lint bench clean
 
-$(STAMP): pyproject.toml
+RUN_STAMP := $(VENV)/.run-stamp
+
+# What running needs; the dev tools (pytest, mypy, ruff) only for the tests.
+$(RUN_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
-run: $(STAMP)
+run: $(RUN_STAMP)
+	@echo "watcher is in $(BIN)/: $(BIN)/watcher status, $(BIN)/watcher --help"
 	$(BIN)/watcher run -c config/watcher.yaml
 
 lint: $(STAMP)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import uuid
@@ -31,12 +32,32 @@ def make_config(tmp_path: Path):
     return make
 
 
+LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@functools.cache
+def _local_postgres() -> str | None:
+    """The PostgreSQL server at the default local address, if one answers there."""
+    try:
+        engine = sa.create_engine(
+            normalize_url(LOCAL_POSTGRES), connect_args={"connect_timeout": 2}
+        )
+        with engine.connect():
+            pass
+        engine.dispose()
+    except sa.exc.SQLAlchemyError:
+        return None
+    return LOCAL_POSTGRES
+
+
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a schema of this test's own, dropped after."""
-    base = os.environ.get("WATCHER_TEST_POSTGRES_URL")
+    base = os.environ.get("WATCHER_TEST_POSTGRES_URL") or _local_postgres()
     if not base:
-        pytest.skip("WATCHER_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against")
+        pytest.skip(
+            f"no PostgreSQL server at {LOCAL_POSTGRES} and WATCHER_TEST_POSTGRES_URL is not set"
+        )
     schema = f"watcher_test_{uuid.uuid4().hex[:12]}"
     engine = sa.create_engine(normalize_url(base), isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
