@@ -266,3 +266,21 @@ def test_secrets_from_systemd_credentials(tmp_path: Path, monkeypatch: pytest.Mo
         parse(text, tmp_path / "w.yaml")
     (problem,) = caught.value.problems
     assert "channels.hook.urls: credential hook-token: cannot read" in problem
+
+
+def test_one_item_may_be_written_without_brackets(tmp_path: Path) -> None:
+    text = (
+        "notify: console\n"
+        "sources:\n  - name: s\n    file: x.txt\n    notify: console\n    ignore: case\n"
+        "rules:\n  - name: R\n    keywords: Riyadh\n    on: new\n    sources: s\n    notify: console\n"
+    )
+    config = parse(text, tmp_path / "w.yaml")
+    rule = config.rules[0]
+    assert (config.notify, rule.keywords, rule.on, rule.sources, rule.notify) == (
+        ["console"],
+        ["Riyadh"],
+        ["new"],
+        ["s"],
+        ["console"],
+    )
+    assert (config.sources[0].notify, config.sources[0].ignore) == (["console"], ["case"])

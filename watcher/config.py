@@ -34,7 +34,7 @@ from watcher.sources import TAG_SUFFIX, AnySourceConfig
 from watcher.sources.base import SourceConfig
 from watcher.sources.http import FetchConfig
 from watcher.sources.liveblog import PageSelectors
-from watcher.units import Duration
+from watcher.units import Duration, Many
 
 DEFAULT_PATH = Path("config/watcher.yaml")
 CONSOLE = "console"
@@ -116,7 +116,7 @@ class Config(_Model):
     lock_timeout: Duration = 10.0
     interval: Duration = Field(default=60.0, gt=0)
     jitter: Duration | None = None
-    notify: list[str] = [CONSOLE]
+    notify: Many[str] = [CONSOLE]
     duplicates: DuplicatesConfig = DuplicatesConfig()
     fetch: FetchConfig = FetchConfig()
     limits: Limits = Limits()

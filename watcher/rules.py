@@ -21,12 +21,13 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from watcher.model import Change, DiffOp, Event, Kind, Match
 from watcher.text import WORD, fold, gap_class, words
+from watcher.units import Many
 
 _KEYWORD_WORD = re.compile(rf"(?:{WORD.pattern})(\*)?")
 TRIGGER, ALL, NONE = 0, 1, 2
@@ -145,19 +146,14 @@ class RuleConfig(BaseModel):
     name: str = Field(min_length=1)
     priority: Literal["normal", "high"] = "normal"  # high: sent at once, past digests
     min_change: int = Field(default=0, ge=0)  # words an edit must change to count
-    keywords: list[str] = []
-    all: list[str] = []
-    none: list[str] = []
+    keywords: Many[str] = []
+    all: Many[str] = []
+    none: Many[str] = []
     regex: str | None = None
-    on: list[Literal["new", "updated", "removed"]] = ["new", "updated"]
-    sources: list[str] = []
-    notify: list[str] | None = None
+    on: Many[Literal["new", "updated", "removed"]] = ["new", "updated"]
+    sources: Many[str] = []
+    notify: Many[str] | None = None
     match: Literal["changed", "whole"] = "changed"
-
-    @field_validator("keywords", "all", "none", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
 
     @field_validator("keywords", "all", "none")
     @classmethod

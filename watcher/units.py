@@ -1,9 +1,10 @@
-"""Durations as people write them in the config: `30s`, `5m`, `1h30m`, or plain seconds."""
+"""Values as people write them in the config: durations (`30s`, `5m`, `1h30m`, or plain
+seconds) and lists (one item may be written without the brackets: `notify: email`)."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BeforeValidator
 
@@ -38,3 +39,14 @@ def parse_duration(value: object) -> float:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+T = TypeVar("T")
+
+
+def one_or_many(value: Any) -> Any:
+    """A single string where a list is expected is that list of one."""
+    return [value] if isinstance(value, str) else value
+
+
+Many = Annotated[list[T], BeforeValidator(one_or_many)]

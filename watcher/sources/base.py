@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from watcher.model import Snapshot, Target
-from watcher.units import Duration
+from watcher.units import Duration, Many
 
 Ignorable = Literal["whitespace", "punctuation", "case"]
 
@@ -30,8 +30,8 @@ class SourceConfig(BaseModel):
     interval: Duration | None = None
     jitter: Duration | None = None
     baseline: Literal["silent", "alert"] = "silent"
-    ignore: list[Ignorable] = ["whitespace", "punctuation"]
-    notify: list[str] = []
+    ignore: Many[Ignorable] = ["whitespace", "punctuation"]
+    notify: Many[str] = []
 
 
 @dataclass(frozen=True, slots=True)
