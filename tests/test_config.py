@@ -174,7 +174,7 @@ def test_broken_config(
 def test_good_config_validates(make_config, capsys: pytest.CaptureFixture[str]) -> None:
     path = make_config(GOOD)
     assert main(["validate", "-c", str(path)]) == 0
-    assert "ok (1 sources, 2 rules, 2 channels)" in capsys.readouterr().out
+    assert "ok (1 source, 2 rules, 2 channels)" in capsys.readouterr().out
 
 
 def test_missing_config_file(tmp_path: Path) -> None:

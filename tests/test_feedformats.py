@@ -72,7 +72,7 @@ def test_malformed_xml_goes_to_feedparser() -> None:
 @pytest.mark.parametrize(
     ("body", "content_type", "error"),
     [
-        (b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html", "not a feed"),
+        (b"<html><body><h1>Live</h1></body></html>", "text/html", "HTML page.*use page:"),
         (b"", None, "not a feed"),
         (b"{not json", "application/json", "not a JSON feed"),
         (b'{"version": "x"}', "application/feed+json", "no 'items' list"),

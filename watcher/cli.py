@@ -178,10 +178,10 @@ def _selectors(text: str | None) -> PageSelectors | None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     config = _config(args)
-    print(
-        f"{locate(args.config)}: ok ({len(config.sources)} sources, {len(config.rules)} rules, "
-        f"{len(config.channels)} channels)"
-    )
+    counts = [(len(config.sources), "source"), (len(config.rules), "rule")]
+    counts.append((len(config.channels), "channel"))
+    said = ", ".join(f"{n} {word}{'' if n == 1 else 's'}" for n, word in counts)
+    print(f"{locate(args.config)}: ok ({said})")
     return EXIT_OK
 
 

@@ -225,6 +225,8 @@ def _feedparser(body: bytes, content_type: str | None, url: str | None) -> list[
         body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
     )
     if not parsed.get("version") and not parsed.entries:
+        if b"<html" in body[:4096].lower():
+            raise SourceError("not a feed but an HTML page (for a live-blog page, use page:)")
         problem = parsed.get("bozo_exception")
         raise SourceError(f"not a feed ({problem})" if problem else "not a feed")
     return [_feedparser_entry(e, url) for e in parsed.entries]
