@@ -272,7 +272,8 @@ def test_one_item_may_be_written_without_brackets(tmp_path: Path) -> None:
     text = (
         "notify: console\n"
         "sources:\n  - name: s\n    file: x.txt\n    notify: console\n    ignore: case\n"
-        "rules:\n  - name: R\n    keywords: Riyadh\n    on: new\n    sources: s\n    notify: console\n"
+        "rules:\n  - name: R\n    keywords: Riyadh\n    on: new\n    sources: s\n"
+        "    notify: console\n"
     )
     config = parse(text, tmp_path / "w.yaml")
     rule = config.rules[0]
