@@ -1,4 +1,6 @@
-"""Logging: key=value lines on a terminal, JSON lines elsewhere, secrets always redacted.
+"""Logging: key=value lines on a terminal, JSON lines elsewhere, and for the journal short
+lines with a `<N>` priority prefix (so that `journalctl -p warning` separates failures);
+secrets always redacted.
 
 Channel URLs carry tokens and passwords. Every secret known to the process is registered
 here, and the formatter scrubs it from every line, whichever library logged it.
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -89,12 +92,53 @@ class JsonFormatter(logging.Formatter):
         return redact(json.dumps(line, ensure_ascii=False))
 
 
+_PRIORITY = {"DEBUG": 7, "INFO": 6, "WARNING": 4, "ERROR": 3, "CRITICAL": 2}  # syslog's
+
+
+class JournalFormatter(KeyValueFormatter):
+    """A line for journald: its syslog priority as a `<N>` prefix, no time (the journal
+    stamps each line), key=value fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record).split(" ", 1)[1]  # without the time
+        prefix = f"<{_PRIORITY.get(record.levelname, 6)}>"
+        return "\n".join(prefix + part for part in line.split("\n"))
+
+
+def to_journal(stream: TextIO) -> bool:
+    """Whether `stream` is the journal: systemd sets JOURNAL_STREAM to its device:inode."""
+    expected = os.environ.get("JOURNAL_STREAM", "")
+    try:
+        st = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+    return expected == f"{st.st_dev}:{st.st_ino}"
+
+
+class _SchedulerSkips(logging.Filter):
+    """APScheduler's "maximum number of running instances reached" as one short line
+    that names the source."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "maximum number of running instances" in str(record.msg) and record.args:
+            job = record.args[0] if isinstance(record.args, tuple) else None
+            record.msg, record.args = "poll still running; this one skipped", ()
+            record.source = getattr(job, "id", str(job))
+        return True
+
+
 def setup(level: str = "info", stream: TextIO | None = None) -> None:
     stream = stream or sys.stderr
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(KeyValueFormatter() if stream.isatty() else JsonFormatter())
+    formatter: logging.Formatter
+    if to_journal(stream):
+        formatter = JournalFormatter()
+    else:
+        formatter = KeyValueFormatter() if stream.isatty() else JsonFormatter()
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     for noisy in ("apprise", "apscheduler", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("apscheduler.scheduler").addFilter(_SchedulerSkips())
