@@ -333,3 +333,33 @@ def test_the_units_agree_with_the_daemon_and_the_readme(unit: str) -> None:
     assert f"up to {STOP_DEADLINE:g} s" in readme
     if unit == "watcher.service":
         assert f"stops within {STOP_DEADLINE:g} s on SIGTERM" in text
+
+
+def test_reload_starts_the_listener_and_forgets_removed_sources(
+    seed_copy: Path, make_config, tmp_path: Path
+) -> None:
+    other = tmp_path / "more"
+    other.mkdir()
+    shutil.copy(SEED, other / "second.txt")
+    two = CONFIG.replace(
+        "rules:", "  - name: more\n    file: more/*.txt\n    interval: 0.3s\nrules:"
+    )
+    config = make_config(two)
+    port = free_port()
+    with Watcher("run", "-c", str(config)) as watcher:
+        watcher.wait_stderr('"source": "more/second.txt"')
+        # Reloaded without the second source, and with a listener it did not have.
+        config.write_text(CONFIG + f"http:\n  listen: 127.0.0.1:{port}\n")
+        watcher.proc.send_signal(signal.SIGHUP)
+        watcher.wait_stderr('"config reloaded"')
+
+        def scraped() -> str | None:
+            try:
+                status, text = get(f"http://127.0.0.1:{port}/metrics")
+            except OSError:
+                return None
+            return text if status == 200 and "live/000_" in text else None
+
+        text = wait_for(scraped, what="metrics on the new listener")
+        assert "more/second.txt" not in text
+        assert watcher.stop() == 0

@@ -86,7 +86,9 @@ class Daemon:
         self.pipeline = Pipeline(config, store, self.parsers, owner=self.instance)
         self.outbox = Outbox.of(store, config)
         self.workers = ChannelWorkers(self.outbox, self.instance)
-        self.metrics = Metrics(store)
+        self.metrics = Metrics(store, lambda: {s.name for s in self.config.sources})
+        self._listener: Listener | None = None
+        self._chores: set[asyncio.Task[None]] = set()  # a reload's work still running
         self.notifier = Notifier()
         self.stopping = asyncio.Event()
         self.scheduler: AsyncIOScheduler | None = None
@@ -248,13 +250,33 @@ class Daemon:
             self._last_started.pop(name, None)
         if self.scheduler is not None:
             self._schedule(self.scheduler, None)
+        self.metrics.forget({s.name for s in config.sources})
         old_workers.halt()
         # The old workers end their sends, and only then do the new ones start: both send
         # as this instance, and one message must not go out from both. The old pipeline
         # finishes the polls it has in flight; then its client closes.
-        asyncio.get_running_loop().create_task(
-            self._retire(old_pipeline, old_workers, self.workers)
-        )
+        for chore in (self._retire(old_pipeline, old_workers, self.workers), self._listen()):
+            task = asyncio.get_running_loop().create_task(chore)
+            self._chores.add(task)  # held, or the loop may collect it half done
+            task.add_done_callback(self._chores.discard)
+
+    async def _listen(self) -> None:
+        """The HTTP listener as the config has it: started, moved or stopped (at reload)."""
+        wanted = self.config.http.listen if self.config.http is not None else None
+        current = self._listener
+        if current is not None and current.address == wanted:
+            return
+        if current is not None:
+            await current.stop()
+            self._listener = None
+        if wanted is not None and not self.stopping.is_set():
+            listener = Listener(wanted, self.metrics, self.health)
+            try:
+                await listener.start()
+            except OSError as exc:
+                logger.error("cannot listen", extra={"address": wanted, "reason": str(exc)})
+                return
+            self._listener = listener
 
     async def _retire(self, pipeline: Pipeline, old: ChannelWorkers, new: ChannelWorkers) -> None:
         while await asyncio.to_thread(old.stop, STOP_DEADLINE):
@@ -335,10 +357,7 @@ class Daemon:
         self._schedule(self.scheduler, datetime.now(UTC))
         self.scheduler.start()
         self.workers.start()
-        listener = None
-        if self.config.http is not None:
-            listener = Listener(self.config.http.listen, self.metrics, self.health)
-            await listener.start()
+        await self._listen()
         background = [
             asyncio.create_task(self._every(FLUSH_TICK, self._flush)),
             asyncio.create_task(self._every(PRUNE_TICK, self._prune)),
@@ -368,8 +387,8 @@ class Daemon:
             busy = await asyncio.to_thread(self.workers.stop, STOP_DEADLINE / 2)
             if busy:
                 logger.warning("channels still sending at stop", extra={"channels": ",".join(busy)})
-            if listener is not None:
-                await listener.stop()
+            if self._listener is not None:
+                await self._listener.stop()
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             self.notifier.close()

@@ -7,6 +7,7 @@ so that it is right whichever process wrote it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -16,7 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from watcher.model import DeliveryStatus
+from watcher.model import DeliveryStatus, PollOutcome
 from watcher.pipeline import PollResult
 from watcher.store import Store
 
@@ -25,8 +26,9 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class _StoreCollector(Collector):
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, configured: Callable[[], set[str]]) -> None:
         self.store = store
+        self.configured = configured
 
     def collect(self) -> Iterator[Metric]:
         deliveries = GaugeMetricFamily(
@@ -49,7 +51,10 @@ class _StoreCollector(Collector):
         failing = GaugeMetricFamily(
             "watcher_source_failures", "Failed polls in a row, by source", labels=["source"]
         )
+        configured = self.configured()
         for row in self.store.source_states():
+            if row.source not in configured:  # removed from the config: no series
+                continue
             if row.last_success_at is not None:
                 last.add_metric([row.name], row.last_success_at)
             failing.add_metric([row.name], row.failures)
@@ -58,8 +63,12 @@ class _StoreCollector(Collector):
 
 
 class Metrics:
-    def __init__(self, store: Store) -> None:
+    """The daemon's metrics; `configured` names the sources of the current config, whose
+    series alone are kept (a reload that removes a source removes its series)."""
+
+    def __init__(self, store: Store, configured: Callable[[], set[str]]) -> None:
         self.registry = CollectorRegistry()
+        self._sources: dict[str, str] = {}  # target name -> its configured source
         self.polls = Counter(
             "watcher_polls",
             "Polls, by source and outcome",
@@ -81,16 +90,29 @@ class Metrics:
         self.events = Counter(
             "watcher_events", "Events found, by kind", ["kind"], registry=self.registry
         )
-        self.registry.register(_StoreCollector(store))
+        self.registry.register(_StoreCollector(store, configured))
 
     def observe(self, results: Sequence[PollResult]) -> None:
         for result in results:
             name = result.target.name
+            self._sources[name] = result.target.source
             self.polls.labels(name, result.outcome).inc()
             self.latency.observe(result.seconds)
             self.last_latency.labels(name).set(result.seconds)
             for alert in result.alerts:
                 self.events.labels(alert.kind.value).inc()
+
+    def forget(self, configured: set[str]) -> None:
+        """Drops the series of targets whose source is no longer configured."""
+        for name, source in list(self._sources.items()):
+            if source in configured:
+                continue
+            del self._sources[name]
+            with contextlib.suppress(KeyError):
+                self.last_latency.remove(name)
+            for outcome in PollOutcome:
+                with contextlib.suppress(KeyError):
+                    self.polls.remove(name, outcome)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -100,6 +122,7 @@ class Listener:
     """`/metrics` and `/healthz` on the configured address."""
 
     def __init__(self, address: str, metrics: Metrics, health: Callable[[], list[str]]) -> None:
+        self.address = address
         host, _, port = address.rpartition(":")
         self.host, self.port = host.strip("[]") or "127.0.0.1", int(port)
         self.metrics = metrics
