@@ -138,3 +138,14 @@ def test_help_lists_every_command() -> None:
     assert done.returncode == 0
     for command in ("run", "check", "validate", "replay"):
         assert command in done.stdout
+
+
+def test_console_alerts_are_not_interleaved_with_their_log_lines(
+    seed_copy: Path, make_config
+) -> None:
+    config = make_config(CONFIG)
+    done = run_watcher("check", "-c", str(config), "--log-level", "info")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("▶ New:") >= 4  # those the rules tag
+    assert "alert sent" not in done.stderr and "digest sent" not in done.stderr
+    assert '"polled"' in done.stderr  # info lines still come, just not one per alert

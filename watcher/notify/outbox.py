@@ -179,7 +179,10 @@ class Outbox:
         now = self.clock()
         if ok:
             self.store.delivered(name, [d.id for d in batch])
-            logger.info("digest sent" if message.digest else "alert sent", extra=fields)
+            # On the console the alert itself is the news: its log line would interleave.
+            console = all(u.startswith("console://") for u in self.configs[name].urls)
+            level = logging.DEBUG if console else logging.INFO
+            logger.log(level, "digest sent" if message.digest else "alert sent", extra=fields)
         else:
             oldest = min(d.created_at for d in batch)
             self._failed(batch, detail, now, final=now - oldest >= max_age)

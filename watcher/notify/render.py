@@ -241,9 +241,11 @@ def render(
 def render_digest(groups: Sequence[Sequence[Alert]], fmt: Format) -> tuple[str, str]:
     """One message for several alerts (each group: one alert seen on several sources)."""
     sources = list(dict.fromkeys(a.source for group in groups for a in group))
-    title = printable(f"watcher: {len(groups)} alerts from {', '.join(sources[:3])}")
-    if len(sources) > 3:
-        title += f" and {len(sources) - 3} more"
+    # The subject names the first headline and how many more: a desk reads it in a list.
+    top = groups[0][0]
+    more = f" and {len(groups) - 1} more" if len(groups) > 1 else ""
+    where = ", ".join(sources[:3]) + (f" and {len(sources) - 3} more" if len(sources) > 3 else "")
+    title = printable(f"{LABELS[top.kind]}: {headline(top)}{more} · {where}")
     parts = []
     for group in groups:
         alert = group[0]
