@@ -11,7 +11,6 @@ import os
 import re
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -27,7 +26,13 @@ from pydantic import (
 )
 
 from watcher import log
-from watcher.configfile import ConfigError, expand_env, load_yaml, register_env_secrets
+from watcher.configfile import (
+    ConfigError,
+    expand_env,
+    load_yaml,
+    name_problems,
+    register_env_secrets,
+)
 from watcher.rules import RuleConfig
 from watcher.sanitize import Limits
 from watcher.sources import TAG_SUFFIX, AnySourceConfig
@@ -230,7 +235,9 @@ def parse(text: str, path: Path) -> Config:
 
     # Names are checked on the data as written, so that a wrong channel name is reported
     # in the same run as a wrong key elsewhere: every problem at once.
-    problems = [f"{where(loc)}: {_dotted(loc)}: {msg}" for loc, msg in _name_check(data)]
+    problems = [
+        f"{where(loc)}: {_dotted(loc)}: {msg}" for loc, msg in name_problems(data, [CONSOLE])
+    ]
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
@@ -278,19 +285,6 @@ def _describe(where: Any, loc: tuple[str | int, ...], err: Any) -> str:
     return f"{where(loc)}: {_dotted(loc)}: {msg}"
 
 
-@dataclass(frozen=True)
-class _Names:
-    kind: str
-    known: set[str]
-
-    def check(self, loc: tuple[str | int, ...], names: list[str]) -> Iterator[tuple[Any, str]]:
-        for name in names:
-            if name not in self.known:
-                close = difflib.get_close_matches(name, sorted(self.known), n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
-                yield loc, f"unknown {self.kind} '{name}'{hint}"
-
-
 def _channel_check(config: Config) -> Iterator[tuple[tuple[str | int, ...], str]]:
     """Each channel's URLs as Apprise reads them, and its templates tried on a sample
     alert, so that `validate` finds a broken one rather than the first alert it carries."""
@@ -325,31 +319,3 @@ def _cross_check(config: Config) -> Iterator[tuple[tuple[str | int, ...], str]]:
     for i, rule in enumerate(config.rules):
         if not rule.keywords and not rule.regex:
             yield ("rules", i), "a rule needs keywords or a regex"
-
-
-def _name_check(data: dict[str, Any]) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    """Names used that are not defined, and names defined twice, read from the data as
-    written (any part of it may be malformed: what is not a name is the schema's to say)."""
-
-    def listed(value: Any) -> list[str]:
-        value = [value] if isinstance(value, str) else value
-        return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
-
-    def items(key: str) -> list[dict[str, Any]]:
-        value = data.get(key)
-        return [v if isinstance(v, dict) else {} for v in value] if isinstance(value, list) else []
-
-    raw_channels = data.get("channels")
-    channels = _Names("channel", set(raw_channels) if isinstance(raw_channels, dict) else set())
-    sources = _Names("source", {str(s.get("name")) for s in items("sources")})
-    yield from channels.check(("notify",), listed(data.get("notify", [CONSOLE])))
-    for key in ("sources", "rules"):
-        seen: set[str] = set()
-        for i, item in enumerate(items(key)):
-            name = item.get("name")
-            if isinstance(name, str) and name in seen:
-                yield (key, i, "name"), f"duplicate {key[:-1]} name '{name}'"
-            seen.add(str(name))
-            yield from channels.check((key, i, "notify"), listed(item.get("notify")))
-            if key == "rules":
-                yield from sources.check((key, i, "sources"), listed(item.get("sources")))

@@ -4,8 +4,11 @@ blow up (a "billion laughs") or nest without end."""
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -199,3 +202,46 @@ def register_env_secrets(value: str) -> None:
         found = os.environ.get(m.group(1))
         if found:
             log.add_secret(found)
+
+
+@dataclass(frozen=True)
+class _Names:
+    kind: str
+    known: set[str]
+
+    def check(self, loc: tuple[str | int, ...], names: list[str]) -> Iterator[tuple[Any, str]]:
+        for name in names:
+            if name not in self.known:
+                close = difflib.get_close_matches(name, sorted(self.known), n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                yield loc, f"unknown {self.kind} '{name}'{hint}"
+
+
+def name_problems(
+    data: dict[str, Any], default_notify: list[str]
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Names used that are not defined, and names defined twice, read from the data as
+    written (any part of it may be malformed: what is not a name is the schema's to say)."""
+
+    def listed(value: Any) -> list[str]:
+        value = [value] if isinstance(value, str) else value
+        return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+    def items(key: str) -> list[dict[str, Any]]:
+        value = data.get(key)
+        return [v if isinstance(v, dict) else {} for v in value] if isinstance(value, list) else []
+
+    raw_channels = data.get("channels")
+    channels = _Names("channel", set(raw_channels) if isinstance(raw_channels, dict) else set())
+    sources = _Names("source", {str(s.get("name")) for s in items("sources")})
+    yield from channels.check(("notify",), listed(data.get("notify", default_notify)))
+    for key in ("sources", "rules"):
+        seen: set[str] = set()
+        for i, item in enumerate(items(key)):
+            name = item.get("name")
+            if isinstance(name, str) and name in seen:
+                yield (key, i, "name"), f"duplicate {key[:-1]} name '{name}'"
+            seen.add(str(name))
+            yield from channels.check((key, i, "notify"), listed(item.get("notify")))
+            if key == "rules":
+                yield from sources.check((key, i, "sources"), listed(item.get("sources")))
