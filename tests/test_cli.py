@@ -149,3 +149,12 @@ def test_console_alerts_are_not_interleaved_with_their_log_lines(
     assert done.stdout.count("▶ New:") >= 4  # those the rules tag
     assert "alert sent" not in done.stderr and "digest sent" not in done.stderr
     assert '"polled"' in done.stderr  # info lines still come, just not one per alert
+
+
+def test_check_ends_with_a_summary_line(seed_copy: Path, make_config) -> None:
+    done = run_watcher("check", "-c", str(make_config(CONFIG)), "--json")
+    assert done.returncode == 0, done.stderr
+    events = len(done.stdout.splitlines())
+    assert done.stderr.splitlines()[-1] == (
+        f"watcher: checked 1 source (1 polled): 0 failed, {events} events"
+    )

@@ -285,3 +285,17 @@ def test_one_item_may_be_written_without_brackets(tmp_path: Path) -> None:
         ["console"],
     )
     assert (config.sources[0].notify, config.sources[0].ignore) == (["console"], ["case"])
+
+
+def test_validate_warns_of_events_nothing_would_send(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "watcher.yaml"
+    config.write_text(
+        "channels:\n  slack: 'json://127.0.0.1:9/hook'\n"
+        "sources:\n  - name: a\n    file: a.txt\n  - name: b\n    file: b.txt\n"
+        "rules:\n  - name: R\n    keywords: [Putin]\n    sources: [a]\n"
+    )
+    assert main(["validate", "-c", str(config)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: sources[1] (b): no rule covers it and it has no notify" in err
+    assert "warning: channels.slack: no rule or source sends to it" in err
+    assert "sources[0]" not in err

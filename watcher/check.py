@@ -31,6 +31,7 @@ SOURCES_PER_WORKER = 200  # fewer than this per process, and forking costs more 
 class CheckOutcome:
     events: list[dict[str, Any]] = field(default_factory=list)  # as `check --json` prints them
     failed: int = 0  # targets that could not be polled
+    polled: int = 0  # targets polled, failed or not
     sources: list[str] = field(default_factory=list)  # each event's configured source
 
 
@@ -66,6 +67,7 @@ def check_shard(config: Config, names: list[str]) -> CheckOutcome:
         outcome.events.extend(lines)
         outcome.sources.extend(result.target.source for _ in lines)
         outcome.failed += result.error is not None
+        outcome.polled += 1
     return outcome
 
 
@@ -109,6 +111,7 @@ def check(config: Config, workers: int) -> CheckOutcome:
             total.events += part.events
             total.sources += part.sources
             total.failed += part.failed
+            total.polled += part.polled
     # Events in the order of the sources in the config, as one process would give them.
     order = {name: i for i, name in enumerate(names)}
     ranked = sorted(zip(total.sources, total.events, strict=True), key=lambda p: order[p[0]])

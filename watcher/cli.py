@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from watcher import __version__, log
-from watcher.config import Config, load, locate
+from watcher.config import Config, load, locate, warnings
 from watcher.configfile import ConfigError
 
 if TYPE_CHECKING:
@@ -72,7 +72,17 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.json:
         out.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in outcome.events)
         out.flush()
+    print(
+        f"watcher: checked {_counted(len(config.sources), 'source')} "
+        f"({outcome.polled} polled): {outcome.failed} failed, "
+        f"{_counted(len(outcome.events), 'event')}",
+        file=sys.stderr,
+    )
     return EXIT_SOURCE if outcome.failed else EXIT_OK
+
+
+def _counted(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def cmd_test_notify(args: argparse.Namespace) -> int:
@@ -180,7 +190,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     config = _config(args)
     counts = [(len(config.sources), "source"), (len(config.rules), "rule")]
     counts.append((len(config.channels), "channel"))
-    said = ", ".join(f"{n} {word}{'' if n == 1 else 's'}" for n, word in counts)
+    said = ", ".join(_counted(n, word) for n, word in counts)
+    for warning in warnings(config):
+        print(f"{locate(args.config)}: warning: {warning}", file=sys.stderr)
     print(f"{locate(args.config)}: ok ({said})")
     return EXIT_OK
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from watcher import log, sources
-from watcher.config import Config
+from watcher.config import ERRORS, Config
 from watcher.diff import compare
 from watcher.failpoints import failpoint, fires
 from watcher.model import Alert, Comparison, Kind, PollOutcome, Snapshot, Target
@@ -28,7 +28,6 @@ from watcher.sources.workers import ParserPool
 from watcher.store import SourceRow, Store, StoreError, Touch
 
 logger = logging.getLogger(__name__)
-ERRORS_CHANNEL = "errors"  # if configured, told when a source goes down or comes back
 FLUSH_EVERY = 500  # unchanged polls noted per transaction, at most
 
 
@@ -115,7 +114,7 @@ class Pipeline:
         for kind in self.kinds.values():  # a feed's URL may carry a password or token
             for target in kind.targets():
                 log.add_url_secrets(target.location)
-        self.errors_to = [ERRORS_CHANNEL] if ERRORS_CHANNEL in config.channels else []
+        self.errors_to = [ERRORS] if ERRORS in config.channels else []
         self._touches: list[Touch] = []
 
     async def aclose(self) -> None:
