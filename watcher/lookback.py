@@ -15,7 +15,8 @@ from watcher.diff import word_diff
 from watcher.model import DeliveryStatus, document
 from watcher.notify.escape import Format
 from watcher.notify.render import render_diff
-from watcher.store import Store
+from watcher.sources.base import SourceConfig
+from watcher.store import ClaimRow, SourceState, Store
 from watcher.text import printable
 
 
@@ -42,6 +43,30 @@ def _table(rows: list[list[str]], out: TextIO) -> None:
         )
 
 
+def _next_poll(
+    config: Config,
+    source: SourceConfig | None,
+    state: SourceState,
+    held: dict[str, ClaimRow],
+    now: float,
+) -> str:
+    """When the source is polled next: now, or the claim's due time, which is the
+    scheduler's own (backoff and Retry-After included)."""
+    claim = held.get(state.source)
+    if source is None:
+        return "not configured"
+    if claim is not None and claim.owner and claim.alive:
+        return "polling now"
+    if claim is None and state.last_poll_at is None:
+        return "at start"
+    if claim is not None:
+        due = claim.next_due
+    else:
+        due = (state.last_poll_at or now) + config.interval_of(source)
+    said = "due" if due <= now else f"in {due - now:.0f}s"
+    return said + (f" (failing x{state.failures}, backing off)" if state.failures else "")
+
+
 def status(config: Config, store: Store, out: TextIO) -> int:
     now = time.time()
     held = {c.name: c for c in store.claim_rows()}
@@ -58,16 +83,7 @@ def status(config: Config, store: Store, out: TextIO) -> int:
     rows = [["SOURCE", "LAST POLL", "LAST CHANGE", "NEXT POLL", "BY", "LAST ERROR"]]
     configured = {s.name: s for s in config.sources}
     for state in store.source_states():
-        source = configured.get(state.source)
-        if source is None:
-            next_poll = "not configured"
-        elif state.last_poll_at is None:
-            next_poll = "at start"
-        else:
-            due = state.last_poll_at + config.interval_of(source)
-            next_poll = "due" if due <= now else f"in {due - now:.0f}s"
-            if state.failures:
-                next_poll += f" (failing x{state.failures}, backing off)"
+        next_poll = _next_poll(config, configured.get(state.source), state, held, now)
         error = f"{_when(state.last_error_at)} {state.last_error}" if state.failures else "-"
         by = holder(state.source)
         rows.append(
@@ -81,7 +97,10 @@ def status(config: Config, store: Store, out: TextIO) -> int:
             ]
         )
     missing = set(configured) - {s.source for s in store.source_states()}
-    rows.extend([name, "never", "-", "at start", "-", "-"] for name in sorted(missing))
+    for name in sorted(missing):
+        claim = held.get(name)
+        now_polled = claim is not None and claim.owner is not None and claim.alive
+        rows.append([name, "never", "-", "polling now" if now_polled else "at start", "-", "-"])
     _table(rows, out)
     channels = [c for c in held.values() if c.name.startswith("channel:")]
     if channels:

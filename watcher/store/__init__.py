@@ -20,7 +20,7 @@ from watcher.store.lookback import Lookback
 from watcher.store.migrations import SCHEMA_VERSION
 from watcher.store.outbox import Outbox
 from watcher.store.polls import Polling, PollTransaction
-from watcher.store.records import ClaimRow, Delivery, SourceRow, Touch
+from watcher.store.records import ClaimRow, Delivery, SourceRow, SourceState, Touch
 from watcher.store.schema import (
     claims,
     deliveries,
@@ -41,6 +41,7 @@ __all__ = [
     "Delivery",
     "PollTransaction",
     "SourceRow",
+    "SourceState",
     "Store",
     "StoreError",
     "Touch",
