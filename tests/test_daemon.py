@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import DAEMON_CONFIG as CONFIG
-from tests.helpers import Watcher, add_paragraph
+from tests.helpers import Watcher, add_paragraph, run_watcher
 from watcher.schedule import claimable
 from watcher.store.records import ClaimRow
 
@@ -58,3 +58,19 @@ def test_an_instance_skips_claims_it_would_lose(
     row = ClaimRow("live", next_due, owner, alive, None, None)
     assert claimable(row, "a", now=100.0) is expected
     assert claimable(None, "a", now=100.0)  # a source not read yet: try the claim
+
+
+def test_poll_now_and_pause_reach_a_running_daemon(seed_copy: Path, make_config) -> None:
+    config = make_config(CONFIG.replace("interval: 0.3s", "interval: 1h\n    jitter: 0s"))
+    with Watcher("run", "-c", str(config)) as watcher:
+        watcher.wait_stderr('"polled"')  # the first poll; the next is an hour away
+        add_paragraph(seed_copy, "US 'recognising realities on the ground'", "Putin agreed.")
+        done = run_watcher("poll", "live", "-c", str(config))
+        assert done.returncode == 0 and "due now" in done.stdout
+        watcher.wait_stdout("▶ Updated: US 'recognising realities on the ground'", timeout=15)
+        assert run_watcher("pause", "live", "-c", str(config)).returncode == 0
+        status = run_watcher("status", "-c", str(config))
+        assert "paused" in status.stdout
+        unknown = run_watcher("poll", "nope", "-c", str(config))
+        assert unknown.returncode == 2 and "unknown source 'nope'" in unknown.stderr
+        assert watcher.stop() == 0

@@ -46,3 +46,25 @@ def test_next_poll_is_the_schedulers_own_backoff_included(tmp_path: Path) -> Non
         assert "polling now" in fresh
     finally:
         store.close()
+
+
+def test_pause_resume_and_poll_now_through_the_store(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        store.register("desk")
+        store.ensure_claims(["live"])
+        assert store.claim("live", "desk")
+        store.request(["live"], "pause")  # while it is being polled
+        store.release("live", "desk", next_due=time.time() + 60)
+        far = time.time() + 10**9
+        assert not store.claim("live", "desk", now=far)  # paused: never due
+        assert "paused" in _status(tmp_path / "w.yaml", store)
+        store.request(["live"], "poll")  # a poll does not unpause
+        assert not store.claim("live", "desk", now=far)
+        store.request(["live"], "resume")
+        assert store.claim("live", "desk")  # due now
+        store.release("live", "desk", next_due=time.time() + 600)
+        store.request(["live"], "poll")
+        assert store.claim("live", "desk")  # due now, not in 10 minutes
+    finally:
+        store.close()

@@ -1,5 +1,8 @@
-"""The command line: `watcher run | check | validate | status | history | diff |
-test-notify | rules test | preview | replay`.
+"""The command line: `watcher run | check | validate | poll | pause | resume | status |
+history | diff | test-notify | rules test | preview | replay`.
+
+Size: a function per command, each a few lines that hand over to the module doing the
+work, and the parser that names them; split, they would be harder to find.
 
 Exit status: 0 success; 2 a config error; 3 some source failed (`check`); 1 anything
 else that stops the command, such as an unusable state database.
@@ -22,7 +25,6 @@ from watcher.config import Config, load, locate, warnings
 from watcher.configfile import ConfigError
 
 if TYPE_CHECKING:
-    from watcher.sources.liveblog import PageSelectors
     from watcher.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_SOURCE = 0, 1, 2, 3
@@ -135,6 +137,34 @@ def cmd_status(args: argparse.Namespace) -> int:
     return _with_store(args, lambda config, store: lookback.status(config, store, sys.stdout))
 
 
+REQUESTED = {
+    "poll": "due now: a running watcher polls it within 5 s, its backoff forgotten",
+    "pause": "paused: not polled until `watcher resume`",
+    "resume": "resumed: due now",
+}
+
+
+def cmd_request(args: argparse.Namespace) -> int:
+    """`watcher poll | pause | resume SOURCE…`, through the store a daemon reads."""
+    from watcher.store import Store
+
+    config = _config(args)
+    known = [s.name for s in config.sources]
+    unknown = [name for name in args.sources if name not in known]
+    if unknown:
+        raise ConfigError(
+            [f"watcher: unknown source '{n}' (sources: {', '.join(known)})" for n in unknown]
+        )
+    store = Store(config.state_url, config.lock_timeout)
+    try:
+        store.request(args.sources, args.command)
+    finally:
+        store.close()
+    for name in args.sources:
+        print(f"{name}: {REQUESTED[args.command]}")
+    return EXIT_OK
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     from watcher import lookback
 
@@ -155,35 +185,12 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    from watcher.preview import preview, write_json, write_text
+    from watcher.preview import parse_selectors, preview, write_json, write_text
 
     config = load(args.config) if args.config or locate(None).exists() else None
-    found = preview(args.location, _selectors(args.selectors), config)
+    found = preview(args.location, parse_selectors(args.selectors), config)
     (write_json if args.json else write_text)(found, sys.stdout)
     return EXIT_SOURCE if found.error is not None else EXIT_OK
-
-
-def _selectors(text: str | None) -> PageSelectors | None:
-    """`--selectors '{entry: div.post, headline: h3}'`: a page source's `selectors:`."""
-    import yaml
-    from pydantic import ValidationError
-
-    from watcher.sources.liveblog import PageSelectors
-
-    if text is None:
-        return None
-    try:
-        value = yaml.safe_load(text)
-        return PageSelectors.model_validate(value if value is not None else {})
-    except yaml.YAMLError as exc:
-        reason = getattr(exc, "problem", None) or exc
-        raise ConfigError([f"--selectors: not YAML: {reason}"]) from None
-    except ValidationError as exc:
-        problems = [
-            f"--selectors: {'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}"
-            for e in exc.errors()
-        ]
-        raise ConfigError(problems) from None
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -265,6 +272,13 @@ def _service_commands(command: Command) -> None:
         help="processes to poll with (default: one per CPU, one per 200 sources at most)",
     )
     command("validate", cmd_validate, "check a config file and report every problem")
+    for verb, what in (
+        ("poll", "poll sources now, their backoff forgotten (a running daemon does it)"),
+        ("pause", "stop polling sources until resumed"),
+        ("resume", "poll paused sources again, now"),
+    ):
+        request = command(verb, cmd_request, what)
+        request.add_argument("sources", nargs="+", metavar="SOURCE", help="a configured source")
     command(
         "status", cmd_status, "each source's last poll, change, error and next poll; deliveries"
     )

@@ -238,6 +238,11 @@ class Daemon:
 
     def _apply(self, config: Config) -> None:
         old_pipeline, old_workers = self.pipeline, self.workers
+        # A source whose config changed is polled again at once, its backoff forgotten:
+        # the change may well be the fix.
+        changed = [s.name for s in config.sources if self._sources.get(s.name, s) != s]
+        if changed:
+            self.store.request(changed, "poll")
         self.config = config
         self._sources = {s.name: s for s in config.sources}
         self.parsers.limits = config.limits
@@ -330,6 +335,16 @@ class Daemon:
     async def _flush(self) -> None:
         self.pipeline.flush()
         await self.store.call(self.store.keep_alive)
+        await self._take_requests()
+
+    async def _take_requests(self) -> None:
+        """Polls asked for by `watcher poll` or `resume` (due at 0): now, backoff forgotten."""
+        rows = await self.store.call(self.store.claim_rows)
+        for row in rows:
+            job = self.scheduler.get_job(row.name) if self.scheduler is not None else None
+            if row.next_due == 0.0 and row.owner is None and job is not None:
+                self._failures.pop(row.name, None)
+                job.modify(next_run_time=datetime.now(UTC))
 
     async def _prune(self) -> None:
         if self.config.retention > 0:

@@ -16,7 +16,7 @@ from watcher.model import DeliveryStatus, document
 from watcher.notify.escape import Format
 from watcher.notify.render import render_diff
 from watcher.sources.base import SourceConfig
-from watcher.store import ClaimRow, SourceState, Store
+from watcher.store import PAUSED, ClaimRow, SourceState, Store
 from watcher.text import printable
 
 
@@ -57,6 +57,8 @@ def _next_poll(
         return "not configured"
     if claim is not None and claim.owner and claim.alive:
         return "polling now"
+    if claim is not None and claim.next_due >= PAUSED:
+        return "paused"
     if claim is None and state.last_poll_at is None:
         return "at start"
     if claim is not None:
@@ -99,8 +101,12 @@ def status(config: Config, store: Store, out: TextIO) -> int:
     missing = set(configured) - {s.source for s in store.source_states()}
     for name in sorted(missing):
         claim = held.get(name)
-        now_polled = claim is not None and claim.owner is not None and claim.alive
-        rows.append([name, "never", "-", "polling now" if now_polled else "at start", "-", "-"])
+        if claim is not None and claim.owner is not None and claim.alive:
+            next_poll = "polling now"
+        else:
+            paused = claim is not None and claim.next_due >= PAUSED
+            next_poll = "paused" if paused else "at start"
+        rows.append([name, "never", "-", next_poll, "-", "-"])
     _table(rows, out)
     channels = [c for c in held.values() if c.name.startswith("channel:")]
     if channels:

@@ -17,6 +17,7 @@ from typing import TextIO
 from selectolax.lexbor import LexborHTMLParser
 
 from watcher.config import Config
+from watcher.configfile import ConfigError
 from watcher.model import Change, Entry, Kind
 from watcher.rules import Ruleset
 from watcher.sources.base import SourceError
@@ -77,6 +78,27 @@ def preview(location: str, selectors: PageSelectors | None, config: Config | Non
         tags,
         source=source,
     )
+
+
+def parse_selectors(text: str | None) -> PageSelectors | None:
+    """`--selectors '{entry: div.post, headline: h3}'`: a page source's `selectors:`."""
+    import yaml
+    from pydantic import ValidationError
+
+    if text is None:
+        return None
+    try:
+        value = yaml.safe_load(text)
+        return PageSelectors.model_validate(value if value is not None else {})
+    except yaml.YAMLError as exc:
+        reason = getattr(exc, "problem", None) or exc
+        raise ConfigError([f"--selectors: not YAML: {reason}"]) from None
+    except ValidationError as exc:
+        problems = [
+            f"--selectors: {'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}"
+            for e in exc.errors()
+        ]
+        raise ConfigError(problems) from None
 
 
 def _configured(location: str, config: Config | None) -> tuple[str, PageSelectors | None]:

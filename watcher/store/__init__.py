@@ -22,6 +22,7 @@ from watcher.store.outbox import Outbox
 from watcher.store.polls import Polling, PollTransaction
 from watcher.store.records import ClaimRow, Delivery, SourceRow, SourceState, Touch
 from watcher.store.schema import (
+    PAUSED,
     claims,
     deliveries,
     entries,
@@ -34,6 +35,7 @@ from watcher.store.schema import (
 from watcher.store.source_records import SourceRecords
 
 __all__ = [
+    "PAUSED",
     "SCHEMA_VERSION",
     "Alert",
     "ClaimLost",

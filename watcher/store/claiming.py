@@ -26,6 +26,7 @@ from watcher.store.schema import (
     CLAIM_DUE,
     CLAIMS,
     HOLDER,
+    PAUSED,
     RELEASE,
     SOURCES_BY_NAMES,
     claims,
@@ -118,6 +119,19 @@ class Claims(Database):
         params = {"claim_name": name, "me": owner, "at": time.time(), "due_at": next_due}
         with self._write() as conn:
             conn.execute(RELEASE, params)
+
+    def request(self, names: Sequence[str], what: str) -> None:
+        """For `watcher poll`, `pause` and `resume`, which a running daemon picks up:
+        `poll` makes the sources due now (and their backoff is forgotten), `pause` never
+        due until `resume` makes them due now."""
+        self.ensure_claims(names)
+        due = claims.c.next_due
+        where = {"poll": due < PAUSED, "pause": sa.true(), "resume": due >= PAUSED}[what]
+        value = PAUSED if what == "pause" else 0.0
+        with self._write() as conn:
+            conn.execute(
+                claims.update().where(claims.c.name.in_(names), where).values(next_due=value)
+            )
 
     def claim_rows(self) -> list[ClaimRow]:
         with self._read() as conn:

@@ -203,6 +203,8 @@ def _claim_statement(due: bool) -> sa.Update:
 
 
 CLAIM_DUE, CLAIM_ANY = _claim_statement(due=True), _claim_statement(due=False)
+# `watcher pause` sets a source's next_due this far on; `watcher poll`, to 0 (now).
+PAUSED = 1e18
 RELEASE = (
     claims.update()
     .where(claims.c.name == sa.bindparam("claim_name"), claims.c.owner == sa.bindparam("me"))
@@ -210,7 +212,11 @@ RELEASE = (
         owner=None,
         last_owner=sa.bindparam("me"),
         last_done_at=sa.bindparam("at"),
-        next_due=sa.func.coalesce(sa.bindparam("due_at", type_=sa.Float), claims.c.next_due),
+        # A source paused while it was polled stays paused.
+        next_due=sa.case(
+            (claims.c.next_due >= PAUSED, claims.c.next_due),
+            else_=sa.func.coalesce(sa.bindparam("due_at", type_=sa.Float), claims.c.next_due),
+        ),
     )
 )
 # Who holds a claim: read before each send, on the session that proves we are alive.
