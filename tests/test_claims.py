@@ -189,7 +189,7 @@ def test_a_digest_marks_every_one_of_its_alerts_sent(server: LocalServer, tmp_pa
         save(store, "live", tuple(Entry(f"Entry {n}", f"Text number {n}.") for n in range(3)))
         outbox.run_channel("hook", lambda: True)
         (message,) = posted(server)
-        assert message["title"].startswith("watcher: 3 alerts")
+        assert message["title"].startswith("New: Entry 2 and 2 more")
         assert store.delivery_counts() == {"done": 3}
     finally:
         store.close()

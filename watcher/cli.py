@@ -74,8 +74,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.json:
         out.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in outcome.events)
         out.flush()
+    # A notice, at the journal's info priority when stderr is the journal.
+    prefix = "<6>" if log.to_journal(sys.stderr) else ""
     print(
-        f"watcher: checked {_counted(len(config.sources), 'source')} "
+        f"{prefix}watcher: checked {_counted(len(config.sources), 'source')} "
         f"({outcome.polled} polled): {outcome.failed} failed, "
         f"{_counted(len(outcome.events), 'event')}",
         file=sys.stderr,
