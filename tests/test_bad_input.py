@@ -34,8 +34,16 @@ CONFIGS = {
 }
 
 
-@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
-@pytest.mark.parametrize("kind", list(CONFIGS))
+# Commands that never open the store have nothing to say of a foreign database.
+CASES = [
+    (command, kind)
+    for command in COMMANDS
+    for kind in CONFIGS
+    if not (kind == "not-ours" and command[0] in ("preview", "replay", "validate", "test-notify"))
+]
+
+
+@pytest.mark.parametrize(("command", "kind"), CASES, ids=[f"{c[0]}-{k}" for c, k in CASES])
 def test_bad_config_is_one_line_never_a_traceback(
     tmp_path: Path, command: list[str], kind: str
 ) -> None:
@@ -44,8 +52,6 @@ def test_bad_config_is_one_line_never_a_traceback(
     if text is not None:
         config.write_text(text)
     (tmp_path / "other.db").write_text("not a database, some other program's file\n")
-    if command[0] in ("preview", "replay", "validate", "test-notify") and kind == "not-ours":
-        pytest.skip("the command does not open the store")
     done = run_watcher(*command, "-c", str(config), cwd=tmp_path, timeout=30)
     output = done.stdout + done.stderr
     assert "Traceback" not in output
