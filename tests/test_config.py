@@ -299,3 +299,13 @@ def test_validate_warns_of_events_nothing_would_send(tmp_path: Path, capsys) -> 
     assert "warning: sources[1] (b): no rule covers it and it has no notify" in err
     assert "warning: channels.slack: no rule or source sends to it" in err
     assert "sources[0]" not in err
+
+
+def test_the_example_config_shows_every_key_and_validates() -> None:
+    from tests.helpers import ROOT
+    from watcher.config import _known_keys
+
+    text = (ROOT / "config" / "example.yaml").read_text()
+    missing = [k for k in sorted(_known_keys()) if not re.search(rf"(^|[\s#{{]){k}:", text, re.M)]
+    assert missing == []
+    assert load(ROOT / "config" / "example.yaml").rules
