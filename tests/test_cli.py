@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from tests.helpers import SEED, add_paragraph, run_watcher, watcher_env
+from watcher.cli import EXAMPLES, main
 from watcher.store import deliveries, entries, events, revisions
 
 CONFIG = """\
@@ -158,3 +161,11 @@ def test_check_ends_with_a_summary_line(seed_copy: Path, make_config) -> None:
     assert done.stderr.splitlines()[-1] == (
         f"watcher: checked 1 source (1 polled): 0 failed, {events} events"
     )
+
+
+@pytest.mark.parametrize("command", [*EXAMPLES, "rules test"])
+def test_every_command_help_ends_with_an_example(command: str, capsys) -> None:
+    with pytest.raises(SystemExit) as done:
+        main([*command.split(), "--help"])
+    assert done.value.code == 0
+    assert re.search(r"example:\n  (sudo \S+/)?watcher ", capsys.readouterr().out)

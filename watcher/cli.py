@@ -139,6 +139,21 @@ def cmd_status(args: argparse.Namespace) -> int:
     return _with_store(args, lambda config, store: lookback.status(config, store, sys.stdout))
 
 
+# Each command's --help ends with one of these.
+EXAMPLES = {
+    "run": "watcher run -c /etc/watcher/watcher.yaml",
+    "check": "watcher check -c config/watcher.yaml --json | jq .title",
+    "validate": "watcher validate -c config/watcher.yaml",
+    "poll": "watcher poll guardian-ukraine bbc-live",
+    "pause": "watcher pause guardian-ukraine",
+    "resume": "watcher resume guardian-ukraine",
+    "status": "sudo /opt/watcher/bin/watcher status -c /etc/watcher/watcher.yaml",
+    "history": "watcher history guardian-ukraine 65a1f0c8",
+    "diff": "watcher diff guardian-ukraine 65a1f0c8 1 3",
+    "test-notify": "watcher test-notify slack",
+    "preview": "watcher preview https://example.org/live --selectors '{entry: div.post}'",
+    "replay": "watcher replay seeds/000_cda4f8f913c75e77.txt --speed 60",
+}
 REQUESTED = {
     "poll": "due now: a running watcher polls it within 5 s, its backoff forgotten",
     "pause": "paused: not polled until `watcher resume`",
@@ -243,7 +258,14 @@ def build_parser() -> argparse.ArgumentParser:
     def command(
         name: str, func: Callable[[argparse.Namespace], int], help: str
     ) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help, description=help, parents=[common])
+        sub = commands.add_parser(
+            name,
+            help=help,
+            description=help,
+            parents=[common],
+            epilog="example:\n  " + EXAMPLES[name],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         sub.set_defaults(func=func)
         return sub
 
@@ -314,6 +336,8 @@ def _tool_commands(
         help="run the rules over the stored entries and show what would have fired",
         description="run the current rules over the stored entries and revisions, and show "
         "what would have fired; nothing is sent",
+        epilog="example:\n  watcher rules test --source guardian-ukraine --since 2025-02-13",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     rules_test.add_argument("--source", help="only this source (a configured name or a stored one)")
     rules_test.add_argument("--since", help="only revisions since this date (YYYY-MM-DD[THH:MM])")
@@ -333,7 +357,10 @@ def _tool_commands(
     replay = command("replay", cmd_replay, "play a seed live blog as if it were written live")
     replay.add_argument("file", help="a live blog in the plain-text seed format")
     replay.add_argument(
-        "--speed", type=float, default=1.0, help="how many times faster than one entry a minute"
+        "--speed",
+        type=float,
+        default=1.0,
+        help="how many times faster than one entry a minute (default: 1)",
     )
 
 
