@@ -14,6 +14,9 @@ from typing import IO, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_cda4f8f913c75e77.txt"
+SEED_TITLE = (  # the seed live blog's own title, which alerts name it by
+    "Ukraine-Russia war latest: Peace talks still months away as Kyiv responds to Trump-Putin call"
+)
 T = TypeVar("T")
 
 # A daemon on the seed copy (see the seed_copy fixture), polling fast, alerting on Putin.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import add_paragraph, run_watcher, wait_for
+from tests.helpers import SEED_TITLE, add_paragraph, run_watcher, wait_for
 from tests.servers import MailServer
 
 
@@ -59,7 +59,7 @@ rules:
     plain, html = parts(message)
     assert re.search(r"<ins>.*Hegseth said <b>Putin</b> would be watching.*</ins>", html, re.S)
     assert "{+Hegseth said Putin would be watching Europe's response closely.+}" in plain
-    assert "live/000_cda4f8f913c75e77.txt · Putin" in plain
+    assert f"{SEED_TITLE} (live/000_cda4f8f913c75e77.txt) · Putin" in plain  # the blog, its file
 
 
 def test_digest_email_lists_every_alert(seed_copy: Path, make_config, mail: MailServer) -> None:

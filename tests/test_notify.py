@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.helpers import Watcher, add_paragraph, run_watcher, wait_for, watcher_env
+from tests.helpers import SEED_TITLE, Watcher, add_paragraph, run_watcher, wait_for, watcher_env
 from tests.servers import LocalServer
 from watcher.store import deliveries
 
@@ -56,7 +56,7 @@ def test_alert_reaches_the_webhook(seed_copy: Path, make_config, receiver: Local
         payload["title"] == "New: Ukraine to participate in talks 'one way or another', says Russia"
     )
     assert "**Riyadh**" in payload["message"]
-    assert "live/000_cda4f8f913c75e77.txt · Riyadh" in payload["message"]
+    assert f"{SEED_TITLE} (live/000_cda4f8f913c75e77.txt) · Riyadh" in payload["message"]
 
 
 def test_failed_delivery_is_recorded_then_retried_on_the_next_pass(

@@ -54,3 +54,14 @@ def test_long_unchanged_text_is_cut_around_the_change() -> None:
 def test_entry_without_headline_uses_its_first_sentence() -> None:
     change = Change(Kind.REMOVED, "k", Entry("", "Putin spoke. Then more."))
     assert render(alert_for(change), "text")[0] == "Removed: Putin spoke."
+
+
+def test_an_alert_names_its_live_blog_and_the_entrys_time() -> None:
+    entry = Entry("Putin calls Trump", "Putin spoke.", published="2025-02-13T11:00:00+01:00")
+    event = RULES.tag(Change(Kind.NEW, "k", entry), "live")
+    alert = Alert.of(event, "live/blog.txt", 0.0, 1, blog="Ukraine war live")
+    for fmt in ("text", "markdown"):
+        first = render(alert, fmt)[1].splitlines()[0]
+        assert first == "Ukraine war live (live/blog.txt) · 2025-02-13 10:00 UTC · Putin"
+    html = render(alert, "html")[1]
+    assert "<b>Ukraine war live</b> (live/blog.txt) · 2025-02-13 10:00 UTC · Putin" in html

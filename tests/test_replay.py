@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers import SEED, run_watcher
+from tests.helpers import SEED, SEED_TITLE, run_watcher
 from tests.test_textblog import HEADLINES
 
 
@@ -21,7 +21,7 @@ def test_replay_alerts_every_entry_in_the_order_it_was_written(tmp_path: Path) -
     assert alerts == [f"▶ New: {title}" for title in reversed(HEADLINES)]
     # Rules still tag the entries; real channels are never used by a replay.
     assert "000_cda4f8f913c75e77.txt" not in done.stdout
-    assert "replay · Putin" in done.stdout
+    assert f"{SEED_TITLE} (replay) · Putin" in done.stdout
     assert "never-used" not in done.stderr
     assert list(tmp_path.iterdir()) == [config]
 

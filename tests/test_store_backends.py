@@ -256,6 +256,19 @@ def test_migrates_an_older_database(store_url: str) -> None:
         assert [(s.name, s.source) for s in store.source_states()] == [(TARGET.name, "live")]
     finally:
         store.close()
+    store = Store(store_url)
+    with store.engine.begin() as conn:  # version 5: no blog title, no entry time
+        conn.execute(sa.text("ALTER TABLE sources DROP COLUMN title"))
+        conn.execute(sa.text("ALTER TABLE entries DROP COLUMN published"))
+        conn.execute(meta.update().where(meta.c.key == "schema").values(value="5"))
+    store.close()
+    store = Store(store_url)
+    try:
+        inspect = sa.inspect(store.engine)
+        assert "title" in {c["name"] for c in inspect.get_columns("sources")}
+        assert "published" in {c["name"] for c in inspect.get_columns("entries")}
+    finally:
+        store.close()
 
 
 def test_refuses_a_schema_newer_than_the_code(store_url: str) -> None:

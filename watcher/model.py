@@ -154,13 +154,17 @@ class Alert:
     diff: tuple[tuple[int, str], ...]
     created_at: float
     event_id: int | None = None
+    blog: str = ""  # the live blog's title, as the source gives it
+    published: str | None = None  # the entry's time, as the source wrote it
 
     @property
     def document(self) -> str:
         return document(self.title, self.body)
 
     @classmethod
-    def of(cls, event: Event, source: str, created_at: float, event_id: int | None) -> Alert:
+    def of(
+        cls, event: Event, source: str, created_at: float, event_id: int | None, blog: str = ""
+    ) -> Alert:
         change = event.change
         return cls(
             source=source,
@@ -174,6 +178,8 @@ class Alert:
             diff=change.diff,
             created_at=created_at,
             event_id=event_id,
+            blog=blog,
+            published=change.entry.published or change.entry.updated,
         )
 
 

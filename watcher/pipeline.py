@@ -262,10 +262,20 @@ class Pipeline:
                 else []
             )
             saved = tx.save(
-                comparison, events, fetched.etag, fetched.last_modified, digest, self.errors_to
+                comparison,
+                events,
+                fetched.etag,
+                fetched.last_modified,
+                digest,
+                self.errors_to,
+                snapshot.title,
             )
             failpoint("poll.before_commit")
         now = time.time()
         return PollResult(
-            target, [Alert.of(event, target.name, now, event_id) for event, event_id in saved]
+            target,
+            [
+                Alert.of(event, target.name, now, event_id, snapshot.title)
+                for event, event_id in saved
+            ],
         )

@@ -12,6 +12,7 @@ of it goes through escape.py for the body's format.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,6 +23,7 @@ from markupsafe import Markup
 from watcher.model import Alert, DiffOp, Kind, Match
 from watcher.notify.escape import Format, escape, link
 from watcher.sanitize import CUT, cut
+from watcher.sources.dates import timestamp
 from watcher.text import first_sentence, printable
 
 if TYPE_CHECKING:
@@ -65,13 +67,16 @@ LABELS = {
 
 DEFAULT_TITLE = "{{ label }}: {{ title }}"
 DEFAULT_BODY = """\
-{{ sources | join(", ") }}{% if tags %} · {{ tags | join(", ") }}{% endif %}
+{% if blog %}{{ blog }} ({{ sources | join(", ") }}){% else %}{{ sources | join(", ") }}{% endif %}
+{%- if published %} · {{ published }}{% endif %}{% if tags %} · {{ tags | join(", ") }}{% endif %}
 {%- if url %}
 {{ url }}{% endif %}
 
 {{ diff or text }}"""
 DEFAULT_HTML_BODY = """\
-<p><b>{{ sources | join(", ") }}</b>{% if tags %} · {{ tags | join(", ") }}{% endif %}
+<p><b>{% if blog %}{{ blog }}</b> ({{ sources | join(", ") }}){% else %}\
+{{ sources | join(", ") }}</b>{% endif %}
+{%- if published %} · {{ published }}{% endif %}{% if tags %} · {{ tags | join(", ") }}{% endif %}
 {%- if url %}<br><a href="{{ url }}">{{ url }}</a>{% endif %}</p>
 {{ diff or text }}"""
 # A sample alert, for trying templates at `validate` and for `watcher test-notify`.
@@ -92,6 +97,17 @@ SAMPLE = Alert(
     created_at=0.0,
     event_id=0,
 )
+
+
+def when(stamp: str | None) -> str:
+    """An entry's time as a desk reads it, `2025-02-13 10:00 UTC`, from what the source
+    wrote (ISO 8601 or RFC 822); as written when it cannot be read, "" when none."""
+    if not stamp:
+        return ""
+    seconds = timestamp(stamp)
+    if seconds is None:
+        return stamp
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(seconds))
 
 
 def clipped(alert: Alert, limit: int) -> Alert:
@@ -184,6 +200,8 @@ def context(alert: Alert, fmt: Format, sources: Sequence[str] = ()) -> dict[str,
 
     return {
         "source": escaped(alert.source),
+        "blog": escaped(alert.blog),
+        "published": escaped(when(alert.published)),
         "sources": [escaped(s) for s in list(sources) or [alert.source]],
         "kind": alert.kind.value,
         "label": LABELS[alert.kind],
@@ -250,6 +268,10 @@ def render_digest(groups: Sequence[Sequence[Alert]], fmt: Format) -> tuple[str, 
     for group in groups:
         alert = group[0]
         about = ", ".join(dict.fromkeys(a.source for a in group))
+        if alert.blog:
+            about = f"{alert.blog} ({about})"
+        if alert.published:
+            about += f" · {when(alert.published)}"
         if alert.tags:
             about += " · " + ", ".join(alert.tags)
         if alert.kind is Kind.UPDATED and alert.diff:

@@ -18,7 +18,7 @@ from watcher.store.engine import StoreError
 from watcher.store.schema import claims, meta, metadata, sources
 
 logger = logging.getLogger(__name__)
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 _LOCK = 0x77617463  # "watc": the advisory lock that migrations hold on PostgreSQL
 
 
@@ -53,7 +53,23 @@ def _v5(conn: Connection) -> None:
         )
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2, 3: _v3, 4: _v4, 5: _v5}
+def _v6(conn: Connection) -> None:
+    """The live blog's title and each entry's time, for alerts a desk can place."""
+    for table, column, kind in (
+        ("sources", "title", "TEXT"),
+        ("entries", "published", "VARCHAR(64)"),
+    ):
+        if column not in {c["name"] for c in sa.inspect(conn).get_columns(table)}:
+            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    2: _v2,
+    3: _v3,
+    4: _v4,
+    5: _v5,
+    6: _v6,
+}
 
 
 def _version(conn: Connection) -> int | None:

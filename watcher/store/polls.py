@@ -61,6 +61,7 @@ class PollTransaction:
         last_modified: str | None,
         content_hash: str,
         errors_to: Sequence[str] = (),
+        title: str = "",
     ) -> list[tuple[Event, int]]:
         """Writes the snapshot's outcome, step by step: the entries and their new
         revisions, the removals, the events and their deliveries, then the source's
@@ -78,6 +79,10 @@ class PollTransaction:
             )
             plan.ids[gone.key] = (gone.id, gone.revision)
         saved = self._write_events(alerts, plan.ids, now)
+        if title:
+            self._conn.execute(
+                sources.update().where(sources.c.id == self.source.id).values(title=title)
+            )
         poll = {
             "source_id": self.source.id,
             "etag": etag,
@@ -188,7 +193,12 @@ class _Plan:
 
     def add(self, slot: Slot, position: int) -> None:
         entry = slot.entry
-        fields = {"title": entry.title, "body": entry.body, "url": entry.url}
+        fields = {
+            "title": entry.title,
+            "body": entry.body,
+            "url": entry.url,
+            "published": entry.published or entry.updated,
+        }
         if slot.stored is None and slot.key not in self.returning:
             self.inserts.append(
                 {

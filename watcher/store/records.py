@@ -121,6 +121,8 @@ def delivery_of(r: Any) -> Delivery:
             diff=tuple((op, text) for op, text in json.loads(r.diff or "[]")),
             created_at=r.created_at,
             event_id=r.event_id,
+            blog=r.blog or "",
+            published=r.published,
         ),
     )
 

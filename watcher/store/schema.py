@@ -26,6 +26,7 @@ sources = sa.Table(
     sa.Column("name", sa.String(512), nullable=False, unique=True),
     # The configured source this target is part of (`seeds` for `seeds/000.txt`).
     sa.Column("source", sa.String(512)),
+    sa.Column("title", sa.Text),  # the live blog's, as it last gave it
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("location", sa.Text, nullable=False),
     sa.Column("etag", sa.Text),
@@ -55,6 +56,7 @@ entries = sa.Table(
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("url", sa.Text),
+    sa.Column("published", sa.String(64)),  # as the source wrote it
     sa.Column("position", sa.Integer, nullable=False),
     sa.Column("revision", sa.Integer, nullable=False),
     sa.Column("first_seen", sa.Float, nullable=False),
@@ -246,8 +248,10 @@ DELIVERIES = sa.select(
     events.c.detail,
     events.c.priority,
     sources.c.name.label("source"),
+    sources.c.title.label("blog"),
     entries.c.key,
     entries.c.url,
+    entries.c.published,
     revisions.c.title,
     revisions.c.body,
 ).select_from(
