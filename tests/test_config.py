@@ -309,3 +309,12 @@ def test_the_example_config_shows_every_key_and_validates() -> None:
     missing = [k for k in sorted(_known_keys()) if not re.search(rf"(^|[\s#{{]){k}:", text, re.M)]
     assert missing == []
     assert load(ROOT / "config" / "example.yaml").rules
+
+
+def test_names_of_the_wrong_type_are_the_schemas_to_report(tmp_path: Path) -> None:
+    text = (
+        "channels:\n  1: 'json://127.0.0.1:9/x'\n  slack: 'json://127.0.0.1:9/y'\nnotify: [slak]\n"
+    )
+    with pytest.raises(ConfigError) as caught:  # one line each, never a TypeError
+        parse(text, tmp_path / "w.yaml")
+    assert any("unknown channel 'slak' (did you mean 'slack'?)" in p for p in caught.value.problems)

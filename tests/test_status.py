@@ -59,9 +59,10 @@ def test_pause_resume_and_poll_now_through_the_store(tmp_path: Path) -> None:
         far = time.time() + 10**9
         assert not store.claim("live", "desk", now=far)  # paused: never due
         assert "paused" in _status(tmp_path / "w.yaml", store)
-        store.request(["live"], "poll")  # a poll does not unpause
+        assert store.request(["live"], "poll") == set()  # a poll does not unpause
         assert not store.claim("live", "desk", now=far)
-        store.request(["live"], "resume")
+        assert store.request(["live"], "resume") == {"live"}
+        assert store.request(["live"], "resume") == set()  # not paused: nothing to resume
         assert store.claim("live", "desk")  # due now
         store.release("live", "desk", next_due=time.time() + 600)
         store.request(["live"], "poll")

@@ -154,6 +154,11 @@ EXAMPLES = {
     "preview": "watcher preview https://example.org/live --selectors '{entry: div.post}'",
     "replay": "watcher replay seeds/000_cda4f8f913c75e77.txt --speed 60",
 }
+UNCHANGED = {
+    "poll": "paused: not polled until `watcher resume`",
+    "pause": "paused",
+    "resume": "not paused: nothing to resume",
+}
 REQUESTED = {
     "poll": "due now: a running watcher polls it within 5 s, its backoff forgotten",
     "pause": "paused: not polled until `watcher resume`",
@@ -174,11 +179,12 @@ def cmd_request(args: argparse.Namespace) -> int:
         )
     store = Store(config.state_url, config.lock_timeout)
     try:
-        store.request(args.sources, args.command)
+        changed = store.request(args.sources, args.command)
     finally:
         store.close()
     for name in args.sources:
-        print(f"{name}: {REQUESTED[args.command]}")
+        said = REQUESTED if name in changed else UNCHANGED
+        print(f"{name}: {said[args.command]}")
     return EXIT_OK
 
 

@@ -232,8 +232,10 @@ def name_problems(
         return [v if isinstance(v, dict) else {} for v in value] if isinstance(value, list) else []
 
     raw_channels = data.get("channels")
-    channels = _Names("channel", set(raw_channels) if isinstance(raw_channels, dict) else set())
-    sources = _Names("source", {str(s.get("name")) for s in items("sources")})
+    # Only names that are strings: any other is the schema's to report.
+    defined = raw_channels if isinstance(raw_channels, dict) else {}
+    channels = _Names("channel", {k for k in defined if isinstance(k, str)})
+    sources = _Names("source", {n for s in items("sources") if isinstance(n := s.get("name"), str)})
     yield from channels.check(("notify",), listed(data.get("notify", default_notify)))
     for key in ("sources", "rules"):
         seen: set[str] = set()
@@ -241,7 +243,8 @@ def name_problems(
             name = item.get("name")
             if isinstance(name, str) and name in seen:
                 yield (key, i, "name"), f"duplicate {key[:-1]} name '{name}'"
-            seen.add(str(name))
+            if isinstance(name, str):
+                seen.add(name)
             yield from channels.check((key, i, "notify"), listed(item.get("notify")))
             if key == "rules":
                 yield from sources.check((key, i, "sources"), listed(item.get("sources")))

@@ -68,7 +68,8 @@ class KeyValueFormatter(logging.Formatter):
         parts = [f"{stamp} {record.levelname.lower():7} {record.getMessage()}"]
         for key, value in _fields(record).items():
             text = str(value)
-            parts.append(f"{key}={json.dumps(text) if (' ' in text or not text) else text}")
+            quoted = not text or any(c.isspace() for c in text)  # a newline too: one line
+            parts.append(f"{key}={json.dumps(text) if quoted else text}")
         if record.exc_info:
             parts.append("\n" + self.formatException(record.exc_info))
         return redact(" ".join(parts))

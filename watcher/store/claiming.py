@@ -120,18 +120,18 @@ class Claims(Database):
         with self._write() as conn:
             conn.execute(RELEASE, params)
 
-    def request(self, names: Sequence[str], what: str) -> None:
+    def request(self, names: Sequence[str], what: str) -> set[str]:
         """For `watcher poll`, `pause` and `resume`, which a running daemon picks up:
         `poll` makes the sources due now (and their backoff is forgotten), `pause` never
-        due until `resume` makes them due now."""
+        due until `resume` makes them due now. Returns the names it changed: a paused
+        source is not polled, and one that is not paused is not resumed."""
         self.ensure_claims(names)
         due = claims.c.next_due
         where = {"poll": due < PAUSED, "pause": sa.true(), "resume": due >= PAUSED}[what]
         value = PAUSED if what == "pause" else 0.0
+        update = claims.update().where(claims.c.name.in_(names), where).values(next_due=value)
         with self._write() as conn:
-            conn.execute(
-                claims.update().where(claims.c.name.in_(names), where).values(next_due=value)
-            )
+            return set(conn.execute(update.returning(claims.c.name)).scalars())
 
     def claim_rows(self) -> list[ClaimRow]:
         with self._read() as conn:
