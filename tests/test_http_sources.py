@@ -176,6 +176,8 @@ def test_page_source(server: LocalServer, make_config: Any) -> None:
     )
     code, events, _ = check(config)
     assert (code, len(events)) == (0, 6)
+    # The page lists its newest entry first; a poll's alerts come oldest first, as written.
+    assert [e["entry"] for e in events] == [str(101 + n) for n in range(6)]
     changed = replace_items(ITEMS, 2, ITEMS[2].with_paragraph("Riyadh was chosen."))
     server.serve("/live", guardian_page(changed), content_type="text/html; charset=utf-8")
     code, events, _ = check(config)
