@@ -16,7 +16,8 @@ from watcher.sources.liveblog.keys import distinct, normalize_id
 from watcher.sources.liveblog.selectors import DEFAULT_MARKUPS, Markup, PageSelectors
 from watcher.sources.liveblog.structured import without_cms_codes
 
-HEADINGS = "h1, h2, h3, h4, h5, h6"
+HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+HEADINGS = ", ".join(HEADING_TAGS)  # as a selector
 # Inside an entry, what a reader does not read as its text: its header (the headline is
 # read apart), time labels and bylines, share buttons, polls, cards of related stories.
 NOISE = ", ".join(
@@ -139,7 +140,7 @@ def entry(
         title=title,
         body=body,
         key=normalize_id(raw_id) or None if raw_id else None,
-        url=f"{url.split('#', 1)[0]}#{raw_id}" if raw_id else None,
+        url=anchor(url, raw_id),
         published=time(node, s.published),
         updated=time(node, s.updated) if s.updated else None,
     )
@@ -160,6 +161,11 @@ def _without_time_labels(body: str) -> str:
     while paragraphs and _DATED_BYLINE.search(paragraphs[-1]):
         del paragraphs[-1]
     return "\n\n".join(paragraphs)
+
+
+def anchor(url: str, raw_id: str | None) -> str | None:
+    """The link to an entry on the page: the page's URL and the entry's id as fragment."""
+    return f"{url.split('#', 1)[0]}#{raw_id}" if raw_id else None
 
 
 def headline_text(node: LexborNode) -> str:

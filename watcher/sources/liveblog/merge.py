@@ -42,16 +42,18 @@ def merge(
     the window the HTML is right, and after it JSON-LD often lists hundreds of older
     entries, whose text would flip from rich to poor as they leave the window.
     """
+    theirs = [_handles(e.key, e.body, e.title) for e in html]
+    mine = [_handles(i.key, i.body, i.headline) for i in items]
     if pairs is None:
-        pairs = _match(items, html)
+        pairs = _match(mine, theirs)
         if _reversed(pairs):  # the items run oldest first, the HTML newest first
-            items = list(reversed(items))
-            pairs = _match(items, html)
+            items, mine = list(reversed(items)), list(reversed(mine))
+            pairs = _match(mine, theirs)
     if not html:
         entries = [_one(item, None, page_headlines) for item in items]
         return Merged(tuple(entries), tuple(_warnings(items, html, pairs, 0, page_headlines)))
     first = min(pairs, default=0)  # the items newer than every entry the HTML has
-    newer = [item for item in items[:first] if not _on_page(item, html)]
+    newer = [item for n, item in enumerate(items[:first]) if not _on_page(mine[n], theirs)]
     entries = [_one(item, None, page_headlines) for item in newer]
     by_html = {j: n for n, j in pairs.items()}
     for j, entry in enumerate(html):
@@ -137,12 +139,14 @@ def _reversed(pairs: dict[int, int]) -> bool:
     return falling > (len(order) - 1) / 2
 
 
-def _match(items: Sequence[Item], html: Sequence[Entry]) -> dict[int, int]:
-    """item index -> HTML entry index: the same id (`48` is `48_parent`), else the same
-    start of text, else the same headline. A handle that several entries share (an
-    article number in every id, a stock opening) identifies none of them."""
-    html_handles = [_handles(e.key, e.body, e.title) for e in html]
-    item_handles = [_handles(i.key, i.body, i.headline) for i in items]
+Handles = tuple[str | None, ...]
+
+
+def _match(item_handles: Sequence[Handles], html_handles: Sequence[Handles]) -> dict[int, int]:
+    """item index -> HTML entry index, by the entries' handles (see _handles): the same
+    id (`48` is `48_parent`), else the same text or start of it, else the same headline.
+    A handle that several entries share (an article number in every id, a stock opening)
+    identifies none of them."""
     out: dict[int, int] = {}
     taken: set[int] = set()
     for kind in range(len(_HANDLES)):
@@ -169,7 +173,7 @@ def _unique(values: Iterable[str | None]) -> dict[str, int]:
 _HANDLES = ("id", "number in the id", "text", "start of the text", "headline")
 
 
-def _handles(key: str | None, body: str, title: str) -> tuple[str | None, ...]:
+def _handles(key: str | None, body: str, title: str) -> Handles:
     """What an entry is known by, surest first (see _HANDLES): link targets aside in its
     text, as JSON-LD has none."""
     digits = max(_DIGITS.findall(key), key=len, default=None) if key else None
@@ -183,14 +187,11 @@ def _handles(key: str | None, body: str, title: str) -> tuple[str | None, ...]:
     )
 
 
-def _on_page(item: Item, html: Sequence[Entry]) -> bool:
+def _on_page(mine: Handles, html_handles: Sequence[Handles]) -> bool:
     """Whether the HTML shows the item, though no handle of its told which entry it is
     (two entries that begin alike): then it is not new."""
-    mine = _handles(item.key, item.body, item.headline)
     return any(
-        theirs[k] is not None and theirs[k] == mine[k]
-        for theirs in (_handles(e.key, e.body, e.title) for e in html)
-        for k in (0, 2, 3)
+        theirs[k] is not None and theirs[k] == mine[k] for theirs in html_handles for k in (0, 2, 3)
     )
 
 

@@ -14,7 +14,14 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from watcher.htmltext import plain_to_text
 from watcher.model import Entry
-from watcher.sources.liveblog.markup import HEADINGS, headline_text, node_text_of, outermost
+from watcher.sources.liveblog.markup import (
+    HEADING_TAGS,
+    HEADINGS,
+    anchor,
+    headline_text,
+    node_text_of,
+    outermost,
+)
 from watcher.sources.liveblog.structured import without_cms_codes
 
 # A clock time at the start of a heading: `12:31`, `12.31 Uhr`, `9h05` (not `2.50 Euro`).
@@ -65,17 +72,14 @@ def _entry(head: LexborNode, url: str, heads: frozenset[int]) -> Entry:
         title=headline_text(head),
         body="\n\n".join(paragraphs),
         key=raw_id or None,
-        url=f"{url.split('#', 1)[0]}#{raw_id}" if raw_id else None,
+        url=anchor(url, raw_id),
     )
 
 
 def _ends(node: LexborNode) -> bool:
     """A sibling that is not the entry's: another heading, a rule, the page's footnote."""
     return (
-        node.tag in _HEADING_TAGS
+        node.tag in HEADING_TAGS
         or node.tag == "hr"
         or "footnote" in (node.attributes.get("class") or "")
     )
-
-
-_HEADING_TAGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
