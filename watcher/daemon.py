@@ -154,12 +154,18 @@ class Daemon:
         the judge: a stale read costs one failed claim, never a missed or a double poll."""
         if not self.store.concurrent:
             return True
-        async with self._claims_lock:  # one read for the jobs that fire together
-            if time.monotonic() - self._claims_read > CLAIMS_TICK:
+        claims = await self._read_claims(CLAIMS_TICK)
+        return claimable(claims.get(name), self.instance, now)
+
+    async def _read_claims(self, fresh: float) -> dict[str, ClaimRow]:
+        """The claims, as read within the last `fresh` seconds: one read serves the jobs
+        that fire together, and the requests' check refreshes it for them."""
+        async with self._claims_lock:
+            if time.monotonic() - self._claims_read > fresh:
                 rows = await self.store.call(self.store.claim_rows)
                 self._claims = {row.name: row for row in rows}
                 self._claims_read = time.monotonic()
-        return claimable(self._claims.get(name), self.instance, now)
+            return self._claims
 
     def _next_due(self, name: str, results: list[PollResult], started: float) -> float:
         """When the source is due again (schedule.next_due), counting its failures."""
@@ -339,8 +345,7 @@ class Daemon:
 
     async def _take_requests(self) -> None:
         """Polls asked for by `watcher poll` or `resume` (due at 0): now, backoff forgotten."""
-        rows = await self.store.call(self.store.claim_rows)
-        for row in rows:
+        for row in (await self._read_claims(fresh=0.0)).values():  # a request is news
             job = self.scheduler.get_job(row.name) if self.scheduler is not None else None
             if row.next_due == 0.0 and row.owner is None and job is not None:
                 self._failures.pop(row.name, None)
