@@ -60,6 +60,10 @@ rules:
     assert re.search(r"<ins>.*Hegseth said <b>Putin</b> would be watching.*</ins>", html, re.S)
     assert "{+Hegseth said Putin would be watching Europe's response closely.+}" in plain
     assert f"{SEED_TITLE} (live/000_cda4f8f913c75e77.txt) · Putin" in plain  # the blog, its file
+    # Paragraphs stay paragraphs in the plain-text part: a blank line between them.
+    lines = plain.replace("\r\n", "\n")
+    assert "NATO headquarters in Brussels.\n\nHe said that Europe" in lines
+    assert "“Europe has to spend more.”\n\n{+Hegseth said" in lines
 
 
 def test_digest_email_lists_every_alert(seed_copy: Path, make_config, mail: MailServer) -> None:

@@ -137,8 +137,10 @@ def headline(alert: Alert) -> str:
 def _paragraphs(marked: str, fmt: Format) -> str:
     if fmt != "html":
         return marked
+    # One paragraph a line: the plain-text part Apprise derives from the HTML keeps a
+    # blank line between paragraphs only where the HTML has a line break between them.
     blocks = [b.replace("\n", "<br>") for b in marked.split("\n\n") if b.strip()]
-    return "".join(f"<p>{b}</p>" for b in blocks)
+    return "\n".join(f"<p>{b}</p>" for b in blocks)
 
 
 def body_text(alert: Alert, fmt: Format, limit: int | None = None) -> str:
