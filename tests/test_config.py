@@ -92,6 +92,29 @@ BROKEN = [
         "channels.slack.urls[0]: Apprise cannot use this URL (nonsense://…)",
     ),
     (
+        "email without sender",
+        ('"json://127.0.0.1:9/hook"', '"mailto://smtp.example.org?to=desk@example.org"'),
+        7,
+        "Invalid From email specified (say who sends: ?from=watcher@example.org)",
+    ),
+    (
+        "unit",
+        (
+            '  slack: "json://127.0.0.1:9/hook"',
+            '  slack:\n    url: "json://127.0.0.1:9/hook"\n    rate_limit: 2/h',
+        ),
+        9,
+        "channels.slack.rate_limit: Input should be a valid integer, unable to parse string as"
+        " an integer (messages a minute, e.g. 2 or 2/m)",
+    ),
+    (
+        "size",
+        ("interval: 30s", "interval: 30s\nfetch: {max_bytes: 10 megs}"),
+        3,
+        "fetch.max_bytes: Input should be a valid integer, unable to parse string as an "
+        "integer (bytes, decoded, e.g. 10MB or 10485760)",
+    ),
+    (
         "source",
         ("    notify: [slack]", "    notify: [slack]\n    sources: [lve]"),
         14,
@@ -169,6 +192,36 @@ def test_broken_config(
     first = err.splitlines()[0]
     assert first.startswith(f"{path}:{line}: "), first
     assert message in first
+
+
+def test_values_as_people_write_them(make_config) -> None:
+    text = GOOD.replace("interval: 30s", "interval: 1m30s\nfetch: {max_bytes: 2MB}")
+    text = text.replace(
+        '  slack: "json://127.0.0.1:9/hook"',
+        '  slack:\n    url: "json://127.0.0.1:9/hook"\n    rate_limit: 3/m',
+    )
+    config = load(make_config(text))
+    assert config.interval == 90
+    assert config.fetch.max_bytes == 2_000_000
+    assert config.channels["slack"].rate_limit == 3
+    assert config.rules[1].keywords == ["Riyadh"]  # one string, a list of one
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("tgram://secret4token/chat", "(tgram://…): no service of that name, or the URL"),
+        ("mailto://secret4user:pw@host?from=bad%20addr", "Invalid From email specified"),
+    ],
+)
+def test_a_secret_in_a_url_apprise_refuses_stays_out_of_the_error(
+    make_config, url: str, says: str
+) -> None:
+    path = make_config(GOOD.replace("json://127.0.0.1:9/hook", url))
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    assert says in str(caught.value)
+    assert "secret4" not in str(caught.value)
 
 
 def test_good_config_validates(make_config, capsys: pytest.CaptureFixture[str]) -> None:

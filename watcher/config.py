@@ -39,7 +39,7 @@ from watcher.sources import TAG_SUFFIX, AnySourceConfig
 from watcher.sources.base import SourceConfig
 from watcher.sources.http import FetchConfig
 from watcher.sources.liveblog import PageSelectors
-from watcher.units import Duration, Many
+from watcher.units import Duration, Many, Rate
 
 DEFAULT_PATH = Path("config/watcher.yaml")
 CONSOLE = "console"
@@ -81,7 +81,9 @@ class ChannelConfig(_Model):
     title: str | None = None  # Jinja2 templates; see the README for their tokens
     body: str | None = None
     digest: Duration | None = Field(default=None, gt=0)
-    rate_limit: int | None = Field(default=None, ge=1)  # messages a minute
+    rate_limit: Rate | None = Field(
+        default=None, ge=1, description="messages a minute, e.g. 2 or 2/m"
+    )
     quiet_hours: QuietHoursConfig | None = None
     max_age: Duration = Field(default=86400.0, gt=0)  # how long a failing alert is retried
 
@@ -114,7 +116,9 @@ class DuplicatesConfig(_Model):
     """Alerts of near-identical text from several sources, within `window`, go as one."""
 
     window: Duration = 900.0  # 0 turns it off
-    similarity: float = Field(default=0.8, gt=0, le=1)
+    similarity: float = Field(
+        default=0.8, gt=0, le=1, description="share of words in common, e.g. 0.8"
+    )
 
 
 class Config(_Model):
@@ -264,13 +268,26 @@ def _dotted(loc: tuple[str | int, ...]) -> str:
     return out or "(top level)"
 
 
-def _known_keys() -> set[str]:
+def _models() -> list[type[BaseModel]]:
     from watcher.sources.base import KINDS
 
     models: list[type[BaseModel]] = [Config, RuleConfig, ChannelConfig, FetchConfig, Limits]
     models += [PageSelectors, QuietHoursConfig, DuplicatesConfig, HttpConfig]
-    models += [kind.model for kind in KINDS.values()]
-    return {name for m in models for name in m.model_fields} | {"url"}
+    return models + [kind.model for kind in KINDS.values()]
+
+
+def _known_keys() -> set[str]:
+    return {name for m in _models() for name in m.model_fields} | {"url"}
+
+
+def _units() -> dict[str, str]:
+    """Each key's unit and an example, from its field's description."""
+    return {
+        name: field.description
+        for m in _models()
+        for name, field in m.model_fields.items()
+        if field.description
+    }
 
 
 def _describe(where: Any, loc: tuple[str | int, ...], err: Any) -> str:
@@ -283,6 +300,9 @@ def _describe(where: Any, loc: tuple[str | int, ...], err: Any) -> str:
     if kind == "missing":
         return f"{where(loc[:-1])}: {_dotted(loc[:-1])}: missing required key '{loc[-1]}'"
     msg = str(err["msg"]).removeprefix("Value error, ")
+    unit = _units().get(str(loc[-1])) if loc else None
+    if unit and "e.g." not in msg:
+        msg += f" ({unit})"
     return f"{where(loc)}: {_dotted(loc)}: {msg}"
 
 

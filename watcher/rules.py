@@ -145,7 +145,9 @@ class RuleConfig(BaseModel):
 
     name: str = Field(min_length=1)
     priority: Literal["normal", "high"] = "normal"  # high: sent at once, past digests
-    min_change: int = Field(default=0, ge=0)  # words an edit must change to count
+    min_change: int = Field(
+        default=0, ge=0, description="words an edit must change to count, e.g. 3"
+    )
     keywords: Many[str] = []
     all: Many[str] = []
     none: Many[str] = []

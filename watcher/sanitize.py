@@ -32,11 +32,19 @@ class Limits(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     parse_timeout: Duration = Field(default=10.0, gt=0)  # of parsing, per document
-    parse_memory: int = Field(default=512, ge=64)  # MB a parser may allocate
-    entries: int = Field(default=500, ge=1)  # per document; the rest is beyond the window
-    entry_chars: int = Field(default=100_000, ge=1000)  # of one entry's text, stored
-    alert_chars: int = Field(default=4000, ge=200)  # of one entry's text, in an alert
-    events: int = Field(default=200, ge=1)  # per poll; beyond: held, then one summary
+    parse_memory: int = Field(
+        default=512, ge=64, description="megabytes a parser may use, e.g. 512"
+    )
+    # Per document; the rest is beyond the window.
+    entries: int = Field(default=500, ge=1, description="entries a document, e.g. 500")
+    entry_chars: int = Field(
+        default=100_000, ge=1000, description="characters of an entry stored, e.g. 100000"
+    )
+    alert_chars: int = Field(
+        default=4000, ge=200, description="characters of an entry in an alert, e.g. 4000"
+    )
+    # Per poll; beyond: held, then one summary.
+    events: int = Field(default=200, ge=1, description="events a poll, e.g. 200")
 
 
 def cut(text: str, limit: int) -> str:

@@ -1,5 +1,7 @@
 """Values as people write them in the config: durations (`30s`, `5m`, `1h30m`, or plain
-seconds) and lists (one item may be written without the brackets: `notify: email`)."""
+seconds), sizes (`10MB`, `512KB`, or plain bytes), rates (`2/m`, or a plain count a
+minute) and lists (one item may be written
+without the brackets: `notify: email`)."""
 
 from __future__ import annotations
 
@@ -39,6 +41,34 @@ def parse_duration(value: object) -> float:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+_RATE = re.compile(r"(\d+)\s*(?:/\s*(?:m|min|minute)|(?:a|per) minute)?")
+
+
+def parse_rate(value: object) -> object:
+    """A count a minute, as `2`, `2/m` or `2 a minute`; anything else is left for the
+    model to refuse with its unit."""
+    if isinstance(value, str) and (m := _RATE.fullmatch(value.strip().lower())):
+        return int(m.group(1))
+    return value
+
+
+Rate = Annotated[int, BeforeValidator(parse_rate)]
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?")
+_BYTES = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2}
+_BYTES |= {"gb": 1000**3, "gib": 1024**3}
+
+
+def parse_size(value: object) -> object:
+    """Bytes in `10MB`, `512KiB` or a plain count; anything else is left for the model to
+    refuse with its unit."""
+    if isinstance(value, str) and (m := _SIZE.fullmatch(value.strip().lower())):
+        return int(float(m.group(1)) * _BYTES[m.group(2) or "b"])
+    return value
+
+
+Size = Annotated[int, BeforeValidator(parse_size)]
 
 
 T = TypeVar("T")

@@ -7,6 +7,7 @@ per-service results say which did not and why, with secrets redacted.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -27,30 +28,64 @@ FORMATS = {
 EMAIL_SCHEMES = ("mailto://", "mailtos://")
 
 
+class _Said(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 @contextmanager
-def _quiet() -> Iterator[None]:
-    """Apprise logs unparseable URLs in full, secrets and all; we say it our own way."""
+def _quiet() -> Iterator[_Said]:
+    """Apprise logs unparseable URLs in full, secrets and all; we say it our own way,
+    with its reason (the warnings it logs) in hand."""
     logger = logging.getLogger("apprise")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL + 1)
+    level, propagate, said = logger.level, logger.propagate, _Said()
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+    logger.addHandler(said)
     try:
-        yield
+        yield said
     finally:
+        logger.removeHandler(said)
         logger.setLevel(level)
+        logger.propagate = propagate
 
 
-def _instantiate(url: str) -> apprise.NotifyBase | None:
-    with _quiet():
+def _instantiate(url: str) -> tuple[apprise.NotifyBase | None, list[str]]:
+    with _quiet() as said:
         plugin = apprise.Apprise.instantiate(url)
-    return plugin if isinstance(plugin, apprise.NotifyBase) else None
+    return (plugin if isinstance(plugin, apprise.NotifyBase) else None), said.messages
+
+
+def _reason(message: str, url: str) -> str:
+    """Apprise's warning without the URL's own words in it (a token it calls invalid
+    is still a token)."""
+    for part in re.split(r"[/:?&=@#]+", url.split("://", 1)[-1]):
+        if len(part) >= 3:
+            message = message.replace(part, "…")
+    return message.replace("~", "").strip().rstrip(":.").strip()
 
 
 def check_url(url: str) -> str | None:
     """Why Apprise cannot use `url`, or None when it can."""
-    if _instantiate(url) is None:
-        scheme = url.split("://", 1)[0] if "://" in url else url[:0]
-        return f"Apprise cannot use this URL ({scheme}://…)" if scheme else "not a URL"
-    return None
+    plugin, said = _instantiate(url)
+    if plugin is not None:
+        return None
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if not scheme:
+        return "not a URL"
+    problem = f"Apprise cannot use this URL ({scheme}://…)"
+    reasons = [_reason(m, url) for m in said if not m.startswith(("Could not load", "Unparse"))]
+    if reasons:
+        problem += f": {reasons[0]}"
+    elif any(m.startswith("Unparse") for m in said):
+        problem += ": no service of that name, or the URL is not written as it expects"
+    if url.startswith(EMAIL_SCHEMES) and "from=" not in url:
+        problem += " (say who sends: ?from=watcher@example.org)"
+    return problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +105,7 @@ class Channel:
         self._apprise = apprise.Apprise()
         self.safe_urls: list[str] = []
         for url in urls:
-            plugin = _instantiate(url)
+            plugin, _ = _instantiate(url)
             if plugin is None:  # config validation rejects these; be safe all the same
                 raise ValueError(f"channel {name}: {check_url(url)}")
             private = str(plugin.url(privacy=True))  # type: ignore[no-untyped-call]

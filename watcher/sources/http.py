@@ -24,7 +24,7 @@ from watcher import __version__
 from watcher.model import Target
 from watcher.sources.base import Fetched, SourceError, SourceKind
 from watcher.sources.transport import AiohttpTransport
-from watcher.units import Duration
+from watcher.units import Duration, Size
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 USER_AGENT = (
@@ -37,13 +37,15 @@ class FetchConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    concurrency: int = Field(default=50, ge=1)
-    per_host: int = Field(default=6, ge=1)
+    concurrency: int = Field(default=50, ge=1, description="fetches at once, e.g. 50")
+    per_host: int = Field(default=6, ge=1, description="fetches at once from one host, e.g. 6")
     connect_timeout: Duration = 10.0
     read_timeout: Duration = 30.0
     timeout: Duration = 60.0
-    max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
-    max_redirects: int = Field(default=5, ge=0)
+    max_bytes: Size = Field(
+        default=10 * 1024 * 1024, ge=1024, description="bytes, decoded, e.g. 10MB or 10485760"
+    )
+    max_redirects: int = Field(default=5, ge=0, description="redirects followed, e.g. 5")
     # Redirects to loopback, private and link-local addresses other than the source's own.
     private_redirects: bool = False
     user_agent: str = USER_AGENT
