@@ -354,6 +354,25 @@ def test_validate_warns_of_events_nothing_would_send(tmp_path: Path, capsys) -> 
     assert "sources[0]" not in err
 
 
+def test_validate_warns_of_rules_that_can_never_fire(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "watcher.yaml"
+    config.write_text(
+        "sources:\n  - name: a\n    file: a.txt\n"
+        "rules:\n  - name: R\n    keywords: [Putin visit, Trump, Put*]\n    none: [putin]\n"
+        "  - name: S\n    keywords: [Riyadh]\n    all: [peace talks]\n    none: [Talks]\n"
+        "    notify: []\n"
+    )
+    assert main(["validate", "-c", str(config)]) == 0  # warnings stop nothing
+    lines = [x for x in capsys.readouterr().err.splitlines() if "rules[" in x]
+    assert lines == [
+        f"{config}: warning: rules[0] (R): keywords: 'Putin visit' contains none: 'putin': "
+        "it never fires",
+        f"{config}: warning: rules[1] (S): all: 'peace talks' contains none: 'Talks': "
+        "it never fires",
+        f"{config}: warning: rules[1] (S): notify is empty: it tags events but sends them nowhere",
+    ]
+
+
 def test_the_example_config_shows_every_key_and_validates() -> None:
     from tests.helpers import ROOT
     from watcher.config import _known_keys

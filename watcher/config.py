@@ -33,7 +33,7 @@ from watcher.configfile import (
     name_problems,
     register_env_secrets,
 )
-from watcher.rules import RuleConfig
+from watcher.rules import RuleConfig, futile
 from watcher.sanitize import Limits
 from watcher.sources import TAG_SUFFIX, AnySourceConfig
 from watcher.sources.base import SourceConfig
@@ -355,6 +355,8 @@ def warnings(config: Config) -> list[str]:
                 f"sources[{i}] ({source.name}): no rule covers it and it has no notify: "
                 "its events are stored, never sent"
             )
+    for i, rule in enumerate(config.rules):
+        out += [f"rules[{i}] ({rule.name}): {why}" for why in futile(rule)]
     used = set(config.notify) | {ERRORS}
     used |= {c for r in config.rules for c in (r.notify or [])}
     used |= {c for s in config.sources for c in s.notify}

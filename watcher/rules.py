@@ -175,6 +175,24 @@ class RuleConfig(BaseModel):
         return regex
 
 
+def futile(spec: RuleConfig) -> list[str]:
+    """Why a part of a rule can never fire: a keyword (or an `all` keyword) whose own words
+    contain one of `none`, so that the veto comes with it every time; an empty `notify`.
+    `validate` warns of each."""
+    vetoes = KeywordMatcher()
+    for keyword in spec.none:
+        vetoes.add(parse_keyword(keyword))
+    out = []
+    for field_name, keywords in (("keywords", spec.keywords), ("all", spec.all)):
+        for keyword in keywords:
+            if hits := vetoes.find(keyword.replace("*", "")):
+                veto = spec.none[hits[0][0]]
+                out.append(f"{field_name}: '{keyword}' contains none: '{veto}': it never fires")
+    if spec.notify == []:
+        out.append("notify is empty: it tags events but sends them nowhere")
+    return out
+
+
 class Ruleset:
     """The compiled rules of a config."""
 
