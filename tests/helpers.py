@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import pty
+import select
 import signal
 import subprocess
 import sys
@@ -63,6 +65,32 @@ def run_watcher(
         text=True,
         timeout=timeout,
     )
+
+
+def run_on_terminal(*args: str, timeout: float = 60) -> str:
+    """`watcher` with its stderr on a terminal (a pty): what it wrote there, raw."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "watcher", *args],
+        env=watcher_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+    )
+    os.close(follower)
+    out = b""
+    deadline = time.monotonic() + timeout
+    while select.select([leader], [], [], max(0.0, deadline - time.monotonic()))[0]:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: every writer has closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(leader)
+    proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+    return out.decode("utf-8", "replace")
 
 
 class Watcher:

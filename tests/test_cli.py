@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.helpers import SEED, add_paragraph, run_watcher, watcher_env
+from tests.feeds import rss, seed_items
+from tests.helpers import SEED, add_paragraph, run_on_terminal, run_watcher, watcher_env
+from tests.servers import LocalServer
 from watcher.cli import EXAMPLES, main
 from watcher.store import deliveries, entries, events, revisions
 
@@ -159,8 +161,27 @@ def test_check_ends_with_a_summary_line(seed_copy: Path, make_config) -> None:
     assert done.returncode == 0, done.stderr
     events = len(done.stdout.splitlines())
     assert done.stderr.splitlines()[-1] == (
-        f"watcher: checked 1 source (1 polled): 0 failed, {events} events"
+        f"watcher: checked 1 source (1 polled): 0 failed, {events} events, "
+        "4 alerts queued, 0 still waiting"  # the 4 events the rules tag, to the console
     )
+    assert "\r" not in done.stderr  # no live count where stderr is not a terminal
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_check_on_a_terminal_shows_a_live_count(seed_copy: Path, make_config, workers: str) -> None:
+    server = LocalServer()
+    server.serve("/slow", rss(seed_items()[:1]), delay=1.5)
+    more = f"  - name: slow\n    feed: {server.url('/slow')}\n  - name: down\n"
+    config = make_config(CONFIG.replace("rules:", f"{more}    feed: http://127.0.0.1:9/\nrules:"))
+    try:
+        text = run_on_terminal("check", "-c", str(config), "--workers", workers)
+    finally:
+        server.close()
+    # While the slow feed is still answering: the seed and the failed source are done.
+    assert "\rwatcher: 2/3 sources polled, 1 failed, 6 events" in text
+    # The count is erased before the summary, and before any log line.
+    assert "\r\x1b[Kwatcher: checked 3 sources (3 polled): 1 failed" in text
+    assert "\r\x1b[K" in text.split("poll failed")[0][-40:]
 
 
 @pytest.mark.parametrize("command", [*EXAMPLES, "rules test"])

@@ -68,7 +68,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             # A name of its own: a daemon of this instance may be draining the channels.
             me = f"{config.instance_name}:check:{os.getpid()}"
             store.register(me)
+            queued = len(store.pending())
             Outbox.of(store, config).drain(me, due_only=False)
+            waiting = len(store.pending())
         finally:
             store.close()
     if args.json:
@@ -79,7 +81,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(
         f"{prefix}watcher: checked {_counted(len(config.sources), 'source')} "
         f"({outcome.polled} polled): {outcome.failed} failed, "
-        f"{_counted(len(outcome.events), 'event')}",
+        f"{_counted(len(outcome.events), 'event')}, {_counted(queued, 'alert')} queued, "
+        f"{waiting} still waiting",
         file=sys.stderr,
     )
     return EXIT_SOURCE if outcome.failed else EXIT_OK

@@ -13,7 +13,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from watcher import log, sources
@@ -129,12 +129,21 @@ class Pipeline:
         except StoreError as exc:
             logger.error("cannot note unchanged polls", extra={"reason": str(exc)})
 
-    async def poll_all(self) -> list[PollResult]:
-        """Polls every source once, concurrently (within the fetch limits), then closes."""
+    async def poll_all(
+        self, done: Callable[[list[PollResult]], None] | None = None
+    ) -> list[PollResult]:
+        """Polls every source once, concurrently (within the fetch limits), then closes;
+        `done` hears of each source as it finishes (for `check`'s progress)."""
+
+        async def one(name: str, rows: dict[str, SourceRow]) -> list[PollResult]:
+            results = await self.poll_source(name, self.targets(name), rows)
+            if done is not None:
+                done(results)
+            return results
+
         try:
             rows = self.store.sources_by_name()
-            polls = (self.poll_source(n, self.targets(n), rows) for n in self.kinds)
-            groups = await asyncio.gather(*polls)
+            groups = await asyncio.gather(*(one(n, rows) for n in self.kinds))
         finally:
             await self.aclose()
         return [result for group in groups for result in group]
