@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import DAEMON_CONFIG as CONFIG
-from tests.helpers import Watcher, add_paragraph, run_watcher
+from tests.helpers import Watcher, add_paragraph, run_watcher, wait_for
 from watcher.schedule import claimable
 from watcher.store.records import ClaimRow
 
@@ -40,6 +41,24 @@ def test_run_stops_on_sigint_too(seed_copy: Path, make_config) -> None:
     with Watcher("run", "-c", str(config)) as watcher:
         watcher.wait_stderr('"polled"')
         assert watcher.stop(signal.SIGINT) == 0
+
+
+def test_run_logs_a_summary_of_its_polls(seed_copy: Path, make_config) -> None:
+    config = make_config(
+        CONFIG.replace(
+            "rules:", "  - name: gone\n    file: nowhere/*.txt\n    interval: 0.3s\nrules:"
+        )
+        + "poll_summary: 1s\n"
+    )
+    with Watcher("run", "-c", str(config)) as watcher:
+        lines = wait_for(lambda: [x for x in watcher.stderr if '"poll summary"' in x][1:2])
+        first = json.loads(next(x for x in watcher.stderr if '"poll summary"' in x))
+        later = json.loads(lines[0])
+    assert first["changed"] + first["unchanged"] >= 1  # the silent baseline, at least
+    assert first["failed"] >= 1 and first["failing"] == "gone"
+    # Each poll is counted once: the second summary counts only polls since the first.
+    assert later["unchanged"] >= 1
+    assert later["changed"] == 0 and later["events"] == 0
 
 
 @pytest.mark.parametrize(

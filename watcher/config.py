@@ -132,6 +132,8 @@ class Config(_Model):
     limits: Limits = Limits()
     # History older than this is pruned (0: kept for ever); see store/retention.py.
     retention: Duration = Field(default=90 * 86400.0, ge=0)
+    # How often the daemon logs the polls since its last summary (0: never).
+    poll_summary: Duration = Field(default=60.0, ge=0)
     # The longest a failing source waits before its next poll, whatever it asks.
     max_backoff: Duration = Field(default=3600.0, gt=0)
     http: HttpConfig | None = None

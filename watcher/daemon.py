@@ -351,6 +351,11 @@ class Daemon:
                 self._failures.pop(row.name, None)
                 job.modify(next_run_time=datetime.now(UTC))
 
+    def _summary(self) -> None:
+        """Unchanged polls log nothing each; this says, once a minute, that they ran."""
+        if (fields := self.metrics.summary()) is not None:
+            logger.info("poll summary", extra=fields)
+
     async def _prune(self) -> None:
         if self.config.retention > 0:
             before = time.time() - self.config.retention
@@ -382,6 +387,9 @@ class Daemon:
             asyncio.create_task(self._every(FLUSH_TICK, self._flush)),
             asyncio.create_task(self._every(PRUNE_TICK, self._prune)),
         ]
+        if self.config.poll_summary > 0:
+            summary = self._every(self.config.poll_summary, self._summary)
+            background.append(asyncio.create_task(summary))
         ping = self.notifier.watchdog_interval()
         if ping is not None:
             background.append(

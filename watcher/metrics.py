@@ -7,6 +7,7 @@ so that it is right whichever process wrote it.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import time
@@ -91,12 +92,31 @@ class Metrics:
             "watcher_events", "Events found, by kind", ["kind"], registry=self.registry
         )
         self.registry.register(_StoreCollector(store, configured))
+        self._tally: collections.Counter[str] = collections.Counter()  # since the summary
+        self._failing: set[str] = set()
+
+    def summary(self) -> dict[str, int | str] | None:
+        """The polls since the last summary, by outcome, with the events they found and
+        the targets that failed (the daemon's once-a-minute log line); None if none."""
+        if not self._tally:
+            return None
+        fields: dict[str, int | str] = {o.value: self._tally[o] for o in PollOutcome}
+        fields["events"] = self._tally["events"]
+        if self._failing:
+            fields["failing"] = ",".join(sorted(self._failing)[:10])
+        self._tally.clear()
+        self._failing.clear()
+        return fields
 
     def observe(self, results: Sequence[PollResult]) -> None:
         for result in results:
             name = result.target.name
             self._sources[name] = result.target.source
             self.polls.labels(name, result.outcome).inc()
+            self._tally[result.outcome] += 1
+            self._tally["events"] += len(result.alerts)
+            if result.error is not None:
+                self._failing.add(name)
             self.latency.observe(result.seconds)
             self.last_latency.labels(name).set(result.seconds)
             for alert in result.alerts:
