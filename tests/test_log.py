@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 
 import pytest
 
@@ -66,6 +67,9 @@ def test_the_journal_gets_priorities_and_short_lines(tmp_path) -> None:
     assert lines and all(line[:3] in ("<3>", "<4>", "<6>", "<7>") for line in lines), lines
     assert any(line.startswith("<4>") or line.startswith("<3>") for line in lines)
     assert not any(line.lstrip("<>0123456789").startswith("{") for line in lines)  # not JSON
+    # The journal keeps the time and the priority: neither is written again.
+    assert not any(line[3:].startswith(("info", "warning", "error", "debug")) for line in lines)
+    assert not any(re.match(r"<\d>\d\d:\d\d", line) for line in lines)
 
 
 def test_a_skipped_poll_is_one_line_naming_the_source() -> None:

@@ -103,7 +103,7 @@ def test_ready_watchdog_reload_and_stop(
     env = watcher_env(NOTIFY_SOCKET=str(notify.path), WATCHDOG_USEC="300000")
     with Watcher("run", "-c", str(config), env=env) as watcher:
         ready = wait_for(lambda: notify.saw("READY=1"), what="READY=1")
-        assert "STATUS=watching 1 sources, 0 failing; 0 alerts pending" in ready[0]
+        assert "STATUS=watching 1 source, 0 failing; 0 alerts pending" in ready[0]
         wait_for(lambda: len(notify.saw("WATCHDOG=1")) >= 3, what="watchdog pings")
 
         # A good config: a new source is picked up, without losing the old one's state.

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from watcher import __version__, log
 from watcher.config import Config, load, locate, warnings
 from watcher.configfile import ConfigError
+from watcher.text import counted
 
 if TYPE_CHECKING:
     from watcher.store import Store
@@ -79,17 +80,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     # A notice, at the journal's info priority when stderr is the journal.
     prefix = "<6>" if log.to_journal(sys.stderr) else ""
     print(
-        f"{prefix}watcher: checked {_counted(len(config.sources), 'source')} "
+        f"{prefix}watcher: checked {counted(len(config.sources), 'source')} "
         f"({outcome.polled} polled): {outcome.failed} failed, "
-        f"{_counted(len(outcome.events), 'event')}, {_counted(queued, 'alert')} queued, "
+        f"{counted(len(outcome.events), 'event')}, {counted(queued, 'alert')} queued, "
         f"{waiting} still waiting",
         file=sys.stderr,
     )
     return EXIT_SOURCE if outcome.failed else EXIT_OK
-
-
-def _counted(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def cmd_test_notify(args: argparse.Namespace) -> int:
@@ -223,7 +220,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     config = _config(args)
     counts = [(len(config.sources), "source"), (len(config.rules), "rule")]
     counts.append((len(config.channels), "channel"))
-    said = ", ".join(_counted(n, word) for n, word in counts)
+    said = ", ".join(counted(n, word) for n, word in counts)
     for warning in warnings(config):
         print(f"{locate(args.config)}: warning: {warning}", file=sys.stderr)
     print(f"{locate(args.config)}: ok ({said})")

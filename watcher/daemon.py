@@ -40,6 +40,7 @@ from watcher.schedule import LATE_GRACE, claimable, late, next_due
 from watcher.sdnotify import Notifier
 from watcher.sources.workers import ParserPool
 from watcher.store import ClaimRow, Store, StoreError
+from watcher.text import counted
 
 logger = logging.getLogger(__name__)
 STOP_DEADLINE = 8.0  # seconds in-flight work may take once a stop is asked for
@@ -318,7 +319,7 @@ class Daemon:
             pending = -1
         failing = sum(1 for n in self._failures.values() if n)
         return (
-            f"STATUS=watching {len(self.config.sources)} sources, {failing} failing; "
+            f"STATUS=watching {counted(len(self.config.sources), 'source')}, {failing} failing; "
             f"{pending} alerts pending; instance {self.instance}"
         )
 

@@ -97,11 +97,11 @@ _PRIORITY = {"DEBUG": 7, "INFO": 6, "WARNING": 4, "ERROR": 3, "CRITICAL": 2}  # 
 
 
 class JournalFormatter(KeyValueFormatter):
-    """A line for journald: its syslog priority as a `<N>` prefix, no time (the journal
-    stamps each line), key=value fields."""
+    """A line for journald: its syslog priority as a `<N>` prefix, no time and no level
+    word (the journal stamps each line and keeps its priority), key=value fields."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record).split(" ", 1)[1]  # without the time
+        line = super().format(record).split(None, 2)[2]  # without the time and the level
         prefix = f"<{_PRIORITY.get(record.levelname, 6)}>"
         return "\n".join(prefix + part for part in line.split("\n"))
 

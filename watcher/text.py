@@ -169,3 +169,8 @@ def printable(text: str) -> str:
     """`text` without what would act on a terminal (clear it, retitle the window, hide a
     link) or reorder what a reader sees; tabs and newlines stay."""
     return _UNPRINTABLE.sub("", text)
+
+
+def counted(n: int, word: str) -> str:
+    """`1 source`, `2 sources`: what a person reads in a summary."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
