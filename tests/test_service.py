@@ -8,6 +8,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
@@ -318,6 +319,38 @@ def test_daemon_under_systemd_environment(
         assert watcher.stop() == 0
     assert "abcdef123456" not in "\n".join(watcher.stderr)
     assert os.stat(state / "watcher.db").st_size > 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root, as `sudo watcher status` has")
+def test_root_commands_leave_the_services_files_its_own() -> None:
+    """`sudo watcher check|status` against the service's store: the credential, root's
+    alone, is read, and every file the commands create beside the database is the
+    service user's (who owns the folder), or the service could not open it."""
+    service_uid = 61236  # a DynamicUser's kind of number, with no name
+    top = Path(tempfile.mkdtemp(prefix="watcher-service-"))
+    try:
+        top.chmod(0o755)
+        state, creds = top / "state", top / "credentials"
+        state.mkdir(mode=0o700)
+        os.chown(state, service_uid, service_uid)
+        creds.mkdir(mode=0o700)  # root's alone, as /etc/watcher/credentials
+        (creds / "hook").write_text("t0ken-4422\n")
+        seed = top / "live.txt"
+        shutil.copy(SEED, seed)
+        seed.chmod(0o644)
+        config = top / "watcher.yaml"
+        config.write_text(
+            f"state: {state}/watcher.db\nsources:\n  - name: live\n    file: {seed}\n"
+            "channels:\n  hook: json://127.0.0.1:9/${credential:hook}\n"
+        )
+        env = watcher_env(WATCHER_CREDENTIALS=str(creds))
+        for command in ("check", "status"):
+            done = run_watcher(command, "-c", str(config), env=env, cwd=top)
+            assert done.returncode == 0, done.stderr
+        owners = {p.name: p.stat().st_uid for p in state.iterdir()}
+        assert "watcher.db" in owners and set(owners.values()) == {service_uid}, owners
+    finally:
+        shutil.rmtree(top)
 
 
 @pytest.mark.parametrize("unit", ["watcher.service", "watcher@.service"])

@@ -100,6 +100,19 @@ def _cannot_create(database: str, reason: str) -> StoreError:
     return StoreError(f"cannot create state database {database}: {reason}")
 
 
+def open_private(path: str, flags: int = os.O_RDWR) -> int:
+    """Opens `path`, creating it 0600. Created by root (`sudo watcher status`) in a folder
+    another user owns (the service's state directory), the file is given to that user,
+    as SQLite does with the -wal and -shm files it creates: else the service could not
+    open it."""
+    fd = os.open(path, flags | os.O_CREAT, 0o600)
+    if os.geteuid() == 0:
+        folder = os.stat(os.path.dirname(os.path.abspath(path)))
+        if folder.st_uid != 0 and os.fstat(fd).st_uid == 0:
+            os.fchown(fd, folder.st_uid, folder.st_gid)
+    return fd
+
+
 def _create_sqlite_file(database: str) -> None:
     """Creates the database file 0600 (a umask can only take bits off) before SQLite
     would create it 0644: it holds entry text, channel errors and source URLs, which may
@@ -110,7 +123,7 @@ def _create_sqlite_file(database: str) -> None:
     _check_creatable(database)
     try:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.close(open_private(database, os.O_WRONLY | os.O_EXCL))
     except FileExistsError:  # another process made it first
         pass
     except OSError as exc:
@@ -198,7 +211,7 @@ class TurnLock:
             raise self._locked()
         try:
             if self._fd is None:
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._fd = open_private(self.path)
             deadline = time.monotonic() + self.timeout
             pause = 0.0001
             while True:

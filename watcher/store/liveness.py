@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import os
 import threading
 import zlib
 from abc import ABC, abstractmethod
@@ -31,7 +30,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from watcher.store.engine import StoreError
+from watcher.store.engine import StoreError, open_private
 
 NAMESPACE = 0x77617463  # "watc": the first key of every instance's advisory lock
 # The second: the name, within the schema, so that deployments sharing a database in
@@ -109,7 +108,7 @@ class FileLiveness(Liveness):
         self.path = f"{database}.instances"
         with self._guard:
             if self.path not in self._files:
-                self._files[self.path] = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._files[self.path] = open_private(self.path)
                 self._held[self.path] = set()
         self._fd = self._files[self.path]
         self._mine: set[int] = set()
