@@ -30,6 +30,7 @@ LAYERS = [
     ["watcher.store", "watcher.store.*"],
     # the config: every stage's settings in one model
     ["watcher.configfile", "watcher.config"],
+    ["watcher.advice"],
     # the shells: poll, send, schedule, look back
     ["watcher.pipeline", "watcher.notify.outbox", "watcher.metrics", "watcher.lookback"],
     ["watcher.schedule"],

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from watcher import __version__, log
-from watcher.config import Config, load, locate, warnings
+from watcher.advice import warnings
+from watcher.config import Config, load, locate
 from watcher.configfile import ConfigError
 from watcher.text import counted
 

@@ -1,0 +1,31 @@
+"""What `validate` advises beyond the schema: what is allowed but likely a mistake. A
+warning stops nothing."""
+
+from __future__ import annotations
+
+from watcher.config import CONSOLE, ERRORS, Config
+from watcher.rules import futile
+
+
+def warnings(config: Config) -> list[str]:
+    """What is allowed but likely a mistake: events nothing would ever send, a channel
+    nothing sends to. `validate` prints them; they stop nothing."""
+    out = []
+    if config.sources and not config.rules:
+        out.append("rules: none: events are stored, and only sources' own notify sends any")
+    for i, source in enumerate(config.sources):
+        covered = any(not r.sources or source.name in r.sources for r in config.rules)
+        if not covered and not source.notify:
+            out.append(
+                f"sources[{i}] ({source.name}): no rule covers it and it has no notify: "
+                "its events are stored, never sent"
+            )
+    for i, rule in enumerate(config.rules):
+        out += [f"rules[{i}] ({rule.name}): {why}" for why in futile(rule)]
+    used = set(config.notify) | {ERRORS}
+    used |= {c for r in config.rules for c in (r.notify or [])}
+    used |= {c for s in config.sources for c in s.notify}
+    for name in config.channels:
+        if name not in used and name != CONSOLE:
+            out.append(f"channels.{name}: no rule or source sends to it")
+    return out
