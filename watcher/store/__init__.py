@@ -8,19 +8,30 @@ outbox, and marked done one by one.
 
 `Store` is the face; each part lives in a module of its own, over one `Database`:
 source_records.py (each source's polling record), claiming.py (which instance does
-what), polls.py (the poll transaction), outbox.py (deliveries), lookback.py (history).
+what), polls.py (the poll transaction), outbox.py (deliveries), lookback.py (history),
+desk.py (the web desk's reads and search).
 """
 
 from __future__ import annotations
 
 from watcher.model import Alert
 from watcher.store.claiming import ClaimLost, Claims
+from watcher.store.desk import Desk, EntryView, EventFilter
 from watcher.store.engine import StoreError, check_url
 from watcher.store.lookback import Lookback
 from watcher.store.migrations import SCHEMA_VERSION
 from watcher.store.outbox import Outbox
 from watcher.store.polls import Polling, PollTransaction
-from watcher.store.records import ClaimRow, Delivery, SourceRow, SourceState, Touch
+from watcher.store.records import (
+    ClaimRow,
+    Delivery,
+    DeliveryView,
+    DeskEvent,
+    SearchHit,
+    SourceRow,
+    SourceState,
+    Touch,
+)
 from watcher.store.schema import (
     PAUSED,
     claims,
@@ -41,7 +52,12 @@ __all__ = [
     "ClaimLost",
     "ClaimRow",
     "Delivery",
+    "DeliveryView",
+    "DeskEvent",
+    "EntryView",
+    "EventFilter",
     "PollTransaction",
+    "SearchHit",
     "SourceRow",
     "SourceState",
     "Store",
@@ -59,5 +75,5 @@ __all__ = [
 ]
 
 
-class Store(SourceRecords, Claims, Polling, Outbox, Lookback):
+class Store(SourceRecords, Claims, Polling, Outbox, Lookback, Desk):
     """One database, every part of the store."""

@@ -18,7 +18,7 @@ from watcher.store.engine import StoreError
 from watcher.store.schema import claims, meta, metadata, sources
 
 logger = logging.getLogger(__name__)
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 _LOCK = 0x77617463  # "watc": the advisory lock that migrations hold on PostgreSQL
 
 
@@ -63,12 +63,41 @@ def _v6(conn: Connection) -> None:
             conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
 
 
+# Full-text search over every revision, native to each backend: an FTS5 table kept by
+# triggers on SQLite, a GIN index over the text on PostgreSQL ('simple': no stemming, as
+# live blogs come in every language).
+_SQLITE_SEARCH = [
+    "CREATE VIRTUAL TABLE IF NOT EXISTS revisions_search USING fts5(title, body,"
+    " content='revisions', content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER IF NOT EXISTS revisions_search_add AFTER INSERT ON revisions BEGIN"
+    " INSERT INTO revisions_search(rowid, title, body) VALUES (new.id, new.title, new.body);"
+    " END",
+    "CREATE TRIGGER IF NOT EXISTS revisions_search_drop AFTER DELETE ON revisions BEGIN"
+    " INSERT INTO revisions_search(revisions_search, rowid, title, body)"
+    " VALUES ('delete', old.id, old.title, old.body); END",
+    "INSERT INTO revisions_search(revisions_search) VALUES ('rebuild')",
+]
+_POSTGRES_SEARCH = [
+    "CREATE INDEX IF NOT EXISTS revisions_search ON revisions"
+    " USING gin (to_tsvector('simple', title || ' ' || body))",
+]
+
+
+def _v7(conn: Connection) -> None:
+    """Search over every revision (the desk's), and events read newest first by source."""
+    steps = _SQLITE_SEARCH if conn.dialect.name == "sqlite" else _POSTGRES_SEARCH
+    for statement in steps:
+        conn.execute(sa.text(statement))
+    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS events_by_source ON events (source_id, id)"))
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2,
     3: _v3,
     4: _v4,
     5: _v5,
     6: _v6,
+    7: _v7,
 }
 
 
@@ -90,6 +119,7 @@ def migrate(engine: Engine, where: str) -> None:
         found = _version(conn)
         if found is None:
             metadata.create_all(conn)
+            _v7(conn)  # what the tables alone do not make
             conn.execute(meta.insert().values(key="schema", value=str(SCHEMA_VERSION)))
             return
         if found > SCHEMA_VERSION:

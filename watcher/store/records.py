@@ -101,6 +101,25 @@ class Delivery:
     alert: Alert
 
 
+def alert_of(r: Any) -> Alert:
+    """The alert of a row read with EVENT_COLUMNS."""
+    return Alert(
+        source=r.source,
+        kind=Kind(r.kind),
+        key=r.key or "",
+        title=r.title or "",
+        body=r.body if r.body is not None else (r.detail or ""),
+        url=r.url,
+        tags=tuple(json.loads(r.tags)),
+        matches=tuple(Match(*m) for m in json.loads(r.matches)),
+        diff=tuple((op, text) for op, text in json.loads(r.diff or "[]")),
+        created_at=r.created_at,
+        event_id=r.event_id,
+        blog=r.blog or "",
+        published=r.published,
+    )
+
+
 def delivery_of(r: Any) -> Delivery:
     return Delivery(
         id=r.id,
@@ -109,22 +128,46 @@ def delivery_of(r: Any) -> Delivery:
         next_attempt_at=r.next_attempt_at,
         created_at=r.delivery_created_at,
         priority=bool(r.priority),
-        alert=Alert(
-            source=r.source,
-            kind=Kind(r.kind),
-            key=r.key or "",
-            title=r.title or "",
-            body=r.body if r.body is not None else (r.detail or ""),
-            url=r.url,
-            tags=tuple(json.loads(r.tags)),
-            matches=tuple(Match(*m) for m in json.loads(r.matches)),
-            diff=tuple((op, text) for op, text in json.loads(r.diff or "[]")),
-            created_at=r.created_at,
-            event_id=r.event_id,
-            blog=r.blog or "",
-            published=r.published,
-        ),
+        alert=alert_of(r),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class DeskEvent:
+    """An event as the desk shows it: the alert, and the entry it is about (if any)."""
+
+    alert: Alert
+    entry_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryView:
+    """A delivery as the desk's Alerts page shows it."""
+
+    id: int
+    channel: str
+    status: str
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    done_at: float | None
+    event: DeskEvent
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """A revision whose text matched a search."""
+
+    id: int  # the revision's row: the key the pages go by
+    entry_id: int
+    source: str
+    blog: str
+    key: str
+    url: str | None
+    revision: int
+    title: str
+    body: str
+    created_at: float
 
 
 def source_row(row: Any) -> SourceRow:

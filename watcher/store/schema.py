@@ -233,12 +233,9 @@ CLAIMS = sa.select(
     claims.c.last_done_at,
 ).order_by(claims.c.name)
 
-DELIVERIES = sa.select(
-    deliveries.c.id,
-    deliveries.c.channel,
-    deliveries.c.attempts,
-    deliveries.c.next_attempt_at,
-    deliveries.c.created_at.label("delivery_created_at"),
+# An event with what it is about: its source, its entry, and the entry's text as of the
+# event (the revision it made). The outbox sends these; the desk shows them.
+EVENT_COLUMNS = (
     events.c.id.label("event_id"),
     events.c.kind,
     events.c.tags,
@@ -254,15 +251,34 @@ DELIVERIES = sa.select(
     entries.c.published,
     revisions.c.title,
     revisions.c.body,
-).select_from(
-    deliveries.join(events, deliveries.c.event_id == events.c.id)
-    .join(sources, events.c.source_id == sources.c.id)
-    .outerjoin(entries, events.c.entry_id == entries.c.id)
-    .outerjoin(
-        revisions,
-        sa.and_(
-            revisions.c.entry_id == events.c.entry_id,
-            revisions.c.revision == events.c.revision,
-        ),
-    )
+    entries.c.id.label("entry_id"),
 )
+
+
+def with_event(base: sa.Join | sa.Table) -> sa.Join:
+    """`base` (events, or what joins them) joined flat with what EVENT_COLUMNS reads."""
+    return (
+        base.join(sources, events.c.source_id == sources.c.id)
+        .outerjoin(entries, events.c.entry_id == entries.c.id)
+        .outerjoin(
+            revisions,
+            sa.and_(
+                revisions.c.entry_id == events.c.entry_id,
+                revisions.c.revision == events.c.revision,
+            ),
+        )
+    )
+
+
+EVENTS = sa.select(*EVENT_COLUMNS).select_from(with_event(events))
+DELIVERIES = sa.select(
+    deliveries.c.id,
+    deliveries.c.channel,
+    deliveries.c.attempts,
+    deliveries.c.next_attempt_at,
+    deliveries.c.created_at.label("delivery_created_at"),
+    deliveries.c.status,
+    deliveries.c.last_error,
+    deliveries.c.done_at,
+    *EVENT_COLUMNS,
+).select_from(with_event(deliveries.join(events, deliveries.c.event_id == events.c.id)))

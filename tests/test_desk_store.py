@@ -1,0 +1,91 @@
+"""The desk's reads on both backends: events by key, search over every revision, the
+outbox and its retry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.test_store_backends import ENTRIES, TARGET, poll
+from watcher.model import DeliveryStatus, Entry, Kind
+from watcher.store import EventFilter, Store
+from watcher.store.desk import fts5_query
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    store = Store(store_url)
+    poll(store, ENTRIES)  # six new entries, every event tagged Putin (see poll)
+    edited = (
+        ENTRIES[0],
+        Entry(ENTRIES[1].title, ENTRIES[1].body + "\n\nPutin spoke to Zelenskyy's envoy."),
+        *ENTRIES[2:],
+    )
+    poll(store, edited)
+    yield store
+    store.close()
+
+
+def test_events_come_newest_first_paged_by_key_and_filtered(store: Store) -> None:
+    everything = store.desk_events(EventFilter())
+    assert len(everything) == 7 and everything[0].alert.kind is Kind.UPDATED
+    ids = [e.alert.event_id for e in everything]
+    assert ids == sorted(ids, reverse=True)
+    first, second = store.desk_events(EventFilter(), limit=4), None
+    second = store.desk_events(EventFilter(), before=first[-1].alert.event_id, limit=4)
+    assert [e.alert.event_id for e in first + second] == ids
+    assert len(store.desk_events(EventFilter(kind="updated"))) == 1
+    assert len(store.desk_events(EventFilter(source="live"))) == 7  # the configured name
+    assert len(store.desk_events(EventFilter(source=TARGET.name))) == 7  # the target's
+    assert store.desk_events(EventFilter(source="other")) == []
+    assert len(store.desk_events(EventFilter(rule="Putin"))) == 7
+    assert store.desk_events(EventFilter(rule="Put%")) == []  # a LIKE pattern is a literal
+    newer = store.desk_events(EventFilter(), after=ids[2])
+    assert [e.alert.event_id for e in newer] == [ids[1], ids[0]]  # oldest first
+    assert store.last_event_id() == ids[0]
+
+
+def test_search_finds_every_revision_newest_first(store: Store) -> None:
+    (hit,) = store.search("zelenskyy envoy", EventFilter())
+    assert hit.revision == 2 and "Putin spoke" in hit.body
+    assert store.entry_view(hit.entry_id) is not None
+    both = store.search("Hegseth", EventFilter())
+    assert len(both) >= 2 and both[0].id > both[-1].id
+    assert store.search("Hegseth", EventFilter(source="other")) == []
+    assert store.search("Hegseth", EventFilter(), until=0) == []
+    page = store.search("Hegseth", EventFilter(), before=both[0].id)
+    assert [h.id for h in page] == [h.id for h in both[1:]]
+    # Whatever a person types is a query, never a syntax error.
+    for typed in ['"unclosed', "AND OR NOT", "(*)", "col:umn", "'; DROP TABLE x; --", ""]:
+        store.search(typed, EventFilter())
+
+
+def test_the_fts5_query_quotes_every_word() -> None:
+    assert fts5_query('putin "peace talks" Zel* OR -x') == '"putin" "peace talks" "Zel"* "OR" "x"'
+    assert fts5_query('" ( ) :') == ""
+
+
+def test_entry_view_has_every_revision(store: Store) -> None:
+    (hit,) = store.search("envoy", EventFilter())
+    view = store.entry_view(hit.entry_id)
+    assert view is not None and [r.revision for r in view.revisions] == [1, 2]
+    assert view.source == TARGET.name
+    assert store.entry_view(10**9) is None
+
+
+def test_a_failed_delivery_can_be_retried_once_more(store: Store) -> None:
+    pending = store.pending("hook")
+    store.delivery_failed([pending[0].id], "HTTP 500", None)
+    (failed,) = store.desk_deliveries(status=DeliveryStatus.FAILED)
+    assert failed.last_error == "HTTP 500" and failed.event.alert.event_id
+    assert store.retry_delivery(failed.id)
+    assert store.desk_deliveries(status=DeliveryStatus.FAILED) == []
+    assert pending[0].id in {d.id for d in store.pending("hook")}
+    store.delivered("hook", [pending[0].id])
+    assert not store.retry_delivery(pending[0].id)  # sent: nothing to retry
+    assert not store.retry_delivery(10**9)
+
+
+def test_activity_counts_entries_shown_and_recent_events(store: Store) -> None:
+    assert store.activity(since=0)[TARGET.name] == (6, 7)
