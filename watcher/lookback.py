@@ -8,6 +8,7 @@ printed without the control characters that would act on the terminal.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TextIO
 
 from watcher.config import Config
@@ -43,16 +44,31 @@ def _table(rows: list[list[str]], out: TextIO) -> None:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class SourceView:
+    """One target as `status` and the desk's Sources page show it."""
+
+    name: str  # the target's
+    source: str  # the configured source's
+    state: str  # ok, failing, held, paused, polling now, never polled, not configured
+    last_poll_at: float | None
+    last_change_at: float | None
+    next_poll: str  # "in 29s", "due", "polling now", with backoff said
+    by: str  # the instance polling it now, else the one that last did
+    error: str | None
+    failing_since: float | None
+    failures: int
+
+
 def _next_poll(
     config: Config,
     source: SourceConfig | None,
     state: SourceState,
-    held: dict[str, ClaimRow],
+    claim: ClaimRow | None,
     now: float,
 ) -> str:
     """When the source is polled next: now, or the claim's due time, which is the
     scheduler's own (backoff and Retry-After included)."""
-    claim = held.get(state.source)
     if source is None:
         return "not configured"
     if claim is not None and claim.owner and claim.alive:
@@ -69,51 +85,68 @@ def _next_poll(
     return said + (f" (failing x{state.failures}, backing off)" if state.failures else "")
 
 
-def status(config: Config, store: Store, out: TextIO) -> int:
-    now = time.time()
+def _holder(claim: ClaimRow | None) -> str:
+    """Who is polling the source now, else who polled it last (several instances)."""
+    if claim is None:
+        return "-"
+    if claim.owner and claim.alive:
+        return f"{claim.owner} (now)"
+    return claim.last_owner or "-"
+
+
+def source_views(config: Config, store: Store, now: float) -> list[SourceView]:
+    """Every stored target, then every configured source not polled yet."""
     held = {c.name: c for c in store.claim_rows()}
-
-    def holder(name: str) -> str:
-        """Who is polling the source now, else who polled it last (several instances)."""
-        claim = held.get(name)
-        if claim is None:
-            return "-"
-        if claim.owner and claim.alive:
-            return f"{claim.owner} (now)"
-        return claim.last_owner or "-"
-
-    rows = [["SOURCE", "LAST POLL", "LAST CHANGE", "NEXT POLL", "BY", "LAST ERROR"]]
     configured = {s.name: s for s in config.sources}
+    views = []
     for state in store.source_states():
-        next_poll = _next_poll(config, configured.get(state.source), state, held, now)
-        error = f"{_when(state.last_error_at)} {state.last_error}" if state.failures else "-"
-        by = holder(state.source)
-        rows.append(
-            [
+        claim = held.get(state.source)
+        next_poll = _next_poll(config, configured.get(state.source), state, claim, now)
+        if next_poll in ("polling now", "paused", "not configured"):
+            said = next_poll
+        else:
+            said = "failing" if state.failures else "ok"
+        views.append(
+            SourceView(
                 state.name,
-                _when(state.last_poll_at),
-                _when(state.last_change_at),
+                state.source,
+                said,
+                state.last_poll_at,
+                state.last_change_at,
                 next_poll,
-                by,
-                error,
-            ]
+                _holder(claim),
+                state.last_error if state.failures else None,
+                state.last_error_at if state.failures else None,
+                state.failures,
+            )
         )
-    missing = set(configured) - {s.source for s in store.source_states()}
-    for name in sorted(missing):
+    for name in sorted(set(configured) - {s.source for s in store.source_states()}):
         claim = held.get(name)
         if claim is not None and claim.owner is not None and claim.alive:
             next_poll = "polling now"
         else:
             paused = claim is not None and claim.next_due >= PAUSED
             next_poll = "paused" if paused else "at start"
-        rows.append([name, "never", "-", next_poll, "-", "-"])
+        said = next_poll if next_poll != "at start" else "never polled"
+        views.append(SourceView(name, name, said, None, None, next_poll, "-", None, None, 0))
+    return views
+
+
+def status(config: Config, store: Store, out: TextIO) -> int:
+    rows = [["SOURCE", "LAST POLL", "LAST CHANGE", "NEXT POLL", "BY", "LAST ERROR"]]
+    for view in source_views(config, store, time.time()):
+        error = f"{_when(view.failing_since)} {view.error}" if view.error else "-"
+        last_poll = _when(view.last_poll_at) if view.last_poll_at else "never"
+        rows.append(
+            [view.name, last_poll, _when(view.last_change_at), view.next_poll, view.by, error]
+        )
     _table(rows, out)
-    channels = [c for c in held.values() if c.name.startswith("channel:")]
+    channels = [c for c in store.claim_rows() if c.name.startswith("channel:")]
     if channels:
         out.write("\nchannels:\n")
         for claim in channels:
             name = claim.name.removeprefix("channel:")
-            out.write(f"  {_line(f'{name}: sent by {holder(claim.name)}')}\n")
+            out.write(f"  {_line(f'{name}: sent by {_holder(claim)}')}\n")
     counts = store.delivery_counts()
     out.write(
         "\ndeliveries: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in DeliveryStatus) + "\n"
