@@ -33,6 +33,10 @@ LAYERS = [
     ["watcher.advice"],
     # the shells: poll, send, schedule, look back
     ["watcher.pipeline", "watcher.notify.outbox", "watcher.metrics", "watcher.lookback"],
+    ["watcher.web.access", "watcher.web.live", "watcher.web.present"],
+    ["watcher.web.site"],
+    ["watcher.web.pages", "watcher.web.actions", "watcher.web.feeds"],
+    ["watcher.web"],
     ["watcher.schedule"],
     ["watcher.check", "watcher.daemon", "watcher.rulestest", "watcher.preview"],
     ["watcher.replay"],

@@ -2,6 +2,10 @@
 
 Every problem becomes one line `file:line: key.path: message`, so that a broken config is
 reported where it is broken, never as a traceback.
+
+Size: the top-level model with the sections that have no stage of their own (channels,
+quiet hours, duplicates, the HTTP listener), and the one path from a YAML node's error to
+its line; split further, each part would import the others back.
 """
 
 from __future__ import annotations
@@ -107,9 +111,23 @@ class ChannelConfig(_Model):
 
 
 class HttpConfig(_Model):
-    """The optional HTTP listener: /metrics (Prometheus) and /healthz."""
+    """The optional HTTP listener: the desk (web/), /metrics (Prometheus) and /healthz."""
 
     listen: str = Field(pattern=r"^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$")
+    # What the desk's actions (poll, pause, resume, retry) need; without it, read-only.
+    token: str | None = None
+
+    @field_validator("token")
+    @classmethod
+    def _secret(cls, token: str | None) -> str | None:
+        if token is None:
+            return None
+        register_env_secrets(token)
+        token = expand_env(token)
+        log.add_secret(token)
+        if len(token) < 16:
+            raise ValueError("a token of 16 characters or more (e.g. `openssl rand -hex 16`)")
+        return token
 
 
 class DuplicatesConfig(_Model):

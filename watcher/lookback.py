@@ -58,6 +58,7 @@ class SourceView:
     error: str | None
     failing_since: float | None
     failures: int
+    title: str = ""  # the live blog's
 
 
 def _next_poll(
@@ -118,6 +119,7 @@ def source_views(config: Config, store: Store, now: float) -> list[SourceView]:
                 state.last_error if state.failures else None,
                 state.last_error_at if state.failures else None,
                 state.failures,
+                state.title or "",
             )
         )
     for name in sorted(set(configured) - {s.source for s in store.source_states()}):

@@ -38,24 +38,25 @@ _HIDDEN = '<span style="display:none">{}</span>'
 
 
 @dataclass(frozen=True)
-class _Style:
+class Style:
     match: tuple[str, str]
     inserted: tuple[str, str]
     deleted: tuple[str, str]
 
 
-STYLES: dict[Format, _Style] = {
-    "text": _Style(("", ""), ("{+", "+}"), ("[-", "-]")),
-    "markdown": _Style(("**", "**"), ("_", "_"), ("~~", "~~")),
-    "ansi": _Style(
-        ("\x1b[1m", "\x1b[22m"), ("\x1b[32m", "\x1b[39m"), ("\x1b[31;9m", "\x1b[39;29m")
-    ),
-    "html": _Style(
+STYLES: dict[Format, Style] = {
+    "text": Style(("", ""), ("{+", "+}"), ("[-", "-]")),
+    "markdown": Style(("**", "**"), ("_", "_"), ("~~", "~~")),
+    "ansi": Style(("\x1b[1m", "\x1b[22m"), ("\x1b[32m", "\x1b[39m"), ("\x1b[31;9m", "\x1b[39;29m")),
+    "html": Style(
         ("<b>", "</b>"),
         ("<ins>" + _HIDDEN.format("{+"), _HIDDEN.format("+}") + "</ins>"),
         ("<del>" + _HIDDEN.format("[-"), _HIDDEN.format("-]") + "</del>"),
     ),
 }
+# HTML on a page of our own (the desk): its stylesheet marks the changes, and no plain-text
+# part is derived from it.
+WEB = Style(("<mark>", "</mark>"), ("<ins>", "</ins>"), ("<del>", "</del>"))
 LABELS = {
     Kind.NEW: "New",
     Kind.UPDATED: "Updated",
@@ -143,7 +144,9 @@ def _paragraphs(marked: str, fmt: Format) -> str:
     return "\n".join(f"<p>{b}</p>" for b in blocks)
 
 
-def body_text(alert: Alert, fmt: Format, limit: int | None = None) -> str:
+def body_text(
+    alert: Alert, fmt: Format, limit: int | None = None, style: Style | None = None
+) -> str:
     """The entry's text (the headline is the title) with matches highlighted."""
     if alert.kind is Kind.DOWN:
         return _paragraphs(escape(f"{alert.source} failed: {alert.body}", fmt), fmt)
@@ -160,15 +163,19 @@ def body_text(alert: Alert, fmt: Format, limit: int | None = None) -> str:
         body = body[:limit].rsplit(" ", 1)[0] + " …"
     spans = sorted((m.start, m.end) for m in alert.matches if not m.old)
     offset = len(alert.document) - len(alert.body)
-    return _paragraphs(_mark(body, offset, spans, STYLES[fmt].match, fmt), fmt)
+    return _paragraphs(_mark(body, offset, spans, (style or STYLES[fmt]).match, fmt), fmt)
 
 
 def render_diff(
-    diff: Sequence[DiffOp], matches: Iterable[Match] = (), fmt: Format = "text", cut: bool = True
+    diff: Sequence[DiffOp],
+    matches: Iterable[Match] = (),
+    fmt: Format = "text",
+    cut: bool = True,
+    style: Style | None = None,
 ) -> str:
     """The new text with its changes marked; long unchanged stretches cut to their ends,
     unless `cut` is False."""
-    style = STYLES[fmt]
+    style = style or STYLES[fmt]
     new_spans = sorted((m.start, m.end) for m in matches if not m.old)
     old_spans = sorted((m.start, m.end) for m in matches if m.old)
     out: list[str] = []

@@ -68,6 +68,24 @@ def fts5_query(text: str) -> str:
     return " ".join(terms)
 
 
+_HITS = sa.select(
+    revisions.c.id,
+    entries.c.id.label("entry_id"),
+    sources.c.name,
+    sources.c.title.label("blog"),
+    entries.c.key,
+    entries.c.url,
+    revisions.c.revision,
+    revisions.c.title,
+    revisions.c.body,
+    revisions.c.created_at,
+).select_from(
+    revisions.join(entries, revisions.c.entry_id == entries.c.id).join(
+        sources, entries.c.source_id == sources.c.id
+    )
+)
+
+
 class Desk(Database):
     """Reads for the desk's pages, and the retry of a delivery."""
 
@@ -130,38 +148,7 @@ class Desk(Database):
         limit: int = 50,
     ) -> list[SearchHit]:
         """Revisions whose title or text holds every word of `text`, newest first."""
-        query = (
-            sa.select(
-                revisions.c.id,
-                entries.c.id.label("entry_id"),
-                sources.c.name,
-                sources.c.title.label("blog"),
-                entries.c.key,
-                entries.c.url,
-                revisions.c.revision,
-                revisions.c.title,
-                revisions.c.body,
-                revisions.c.created_at,
-            )
-            .select_from(
-                revisions.join(entries, revisions.c.entry_id == entries.c.id).join(
-                    sources, entries.c.source_id == sources.c.id
-                )
-            )
-            .order_by(revisions.c.id.desc())
-            .limit(limit)
-        )
-        if self.url.startswith("sqlite"):
-            matched = sa.text(
-                "revisions.id IN (SELECT rowid FROM revisions_search WHERE revisions_search "
-                "MATCH :q)"
-            ).bindparams(q=fts5_query(text) or '""')
-        else:
-            matched = sa.text(
-                "to_tsvector('simple', revisions.title || ' ' || revisions.body) "
-                "@@ websearch_to_tsquery('simple', :q)"
-            ).bindparams(q=text)
-        query = query.where(matched)
+        query = _HITS.where(self._matching(text)).order_by(revisions.c.id.desc()).limit(limit)
         if filters.source:
             query = query.where(_source_is(filters.source))
         if filters.rule:
@@ -194,6 +181,19 @@ class Desk(Database):
             )
             for r in rows
         ]
+
+    def _matching(self, text: str) -> sa.TextClause:
+        """Revisions that hold every word of `text`, by the backend's own index (the
+        expression must be the index's, word for word, for PostgreSQL to use it)."""
+        if self.url.startswith("sqlite"):
+            return sa.text(
+                "revisions.id IN (SELECT rowid FROM revisions_search WHERE revisions_search "
+                "MATCH :q)"
+            ).bindparams(q=fts5_query(text) or '""')
+        return sa.text(
+            "to_tsvector('simple', revisions.title || ' ' || revisions.body) "
+            "@@ websearch_to_tsquery('simple', :q)"
+        ).bindparams(q=text)
 
     def desk_deliveries(
         self, status: str = "", before: int | None = None, limit: int = 50

@@ -35,6 +35,7 @@ class SourceState:
     last_error: str | None
     last_error_at: float | None
     failures: int
+    title: str | None = None  # the live blog's, as it last gave it
 
 
 @dataclass(frozen=True, slots=True)

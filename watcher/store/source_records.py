@@ -44,9 +44,10 @@ class SourceRecords(Database):
             sources.c.last_error,
             sources.c.last_error_at,
             sources.c.failures,
+            sources.c.title,
         ).order_by(sources.c.name)
         with self._read() as conn:
-            return [SourceState(*row) for row in conn.execute(query)]
+            return [SourceState(*tuple(row)) for row in conn.execute(query)]
 
     def sources_by_name(self) -> dict[str, SourceRow]:
         """Every source's row, read at once: a pass over many sources needs them all."""
