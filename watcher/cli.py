@@ -1,5 +1,5 @@
 """The command line: `watcher run | check | validate | poll | pause | resume | status |
-history | diff | test-notify | rules test | preview | replay`.
+web | history | diff | test-notify | rules test | preview | replay`.
 
 Size: a function per command, each a few lines that hand over to the module doing the
 work, and the parser that names them; split, they would be harder to find.
@@ -134,6 +134,29 @@ def _with_store(args: argparse.Namespace, work: Callable[[Config, Store], int]) 
         store.close()
 
 
+def cmd_web(args: argparse.Namespace) -> int:
+    """The desk alone, against the store: for a second machine, or a replica."""
+    from aiohttp import web as aiohttp_web
+
+    from watcher.store import Store
+    from watcher.web import Site, install
+
+    config = _config(args)
+    address = args.listen or (config.http.listen if config.http else "127.0.0.1:9108")
+    host, _, port = address.rpartition(":")
+    store = Store(config.state_url, config.lock_timeout)
+    app = aiohttp_web.Application()
+    install(app, Site(store, lambda: config))
+    print(f"watcher: the desk is at http://{address}/", file=sys.stderr)
+    try:
+        aiohttp_web.run_app(
+            app, host=host.strip("[]"), port=int(port), print=None, shutdown_timeout=2.0
+        )
+    finally:
+        store.close()
+    return EXIT_OK
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from watcher import lookback
 
@@ -149,6 +172,7 @@ EXAMPLES = {
     "pause": "watcher pause guardian-ukraine",
     "resume": "watcher resume guardian-ukraine",
     "status": "sudo /opt/watcher/bin/watcher status -c /etc/watcher/watcher.yaml",
+    "web": "watcher web -c /etc/watcher/watcher.yaml --listen 127.0.0.1:8080",
     "history": "watcher history guardian-ukraine 65a1f0c8",
     "diff": "watcher diff guardian-ukraine 65a1f0c8 1 3",
     "test-notify": "watcher test-notify slack",
@@ -313,6 +337,8 @@ def _service_commands(command: Command) -> None:
     command(
         "status", cmd_status, "each source's last poll, change, error and next poll; deliveries"
     )
+    web = command("web", cmd_web, "serve the desk (the web page) alone, against the store")
+    web.add_argument("--listen", help="HOST:PORT (default: http.listen, else 127.0.0.1:9108)")
 
 
 def _lookback_commands(command: Command) -> None:

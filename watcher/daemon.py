@@ -41,6 +41,7 @@ from watcher.sdnotify import Notifier
 from watcher.sources.workers import ParserPool
 from watcher.store import ClaimRow, Store, StoreError
 from watcher.text import counted
+from watcher.web import Site, install
 
 logger = logging.getLogger(__name__)
 STOP_DEADLINE = 8.0  # seconds in-flight work may take once a stop is asked for
@@ -282,7 +283,9 @@ class Daemon:
             await current.stop()
             self._listener = None
         if wanted is not None and not self.stopping.is_set():
-            listener = Listener(wanted, self.metrics, self.health)
+            # Late bound: a reload replaces the config and the channel workers.
+            site = Site(self.store, lambda: self.config, lambda: self.workers.kick())  # noqa: PLW0108
+            listener = Listener(wanted, self.metrics, self.health, lambda app: install(app, site))
             try:
                 await listener.start()
             except OSError as exc:

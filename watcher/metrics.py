@@ -139,21 +139,30 @@ class Metrics:
 
 
 class Listener:
-    """`/metrics` and `/healthz` on the configured address."""
+    """`/metrics` and `/healthz` on the configured address, and what `more` adds."""
 
-    def __init__(self, address: str, metrics: Metrics, health: Callable[[], list[str]]) -> None:
+    def __init__(
+        self,
+        address: str,
+        metrics: Metrics,
+        health: Callable[[], list[str]],
+        more: Callable[[web.Application], None] = lambda app: None,
+    ) -> None:
         self.address = address
         host, _, port = address.rpartition(":")
         self.host, self.port = host.strip("[]") or "127.0.0.1", int(port)
         self.metrics = metrics
         self.health = health
+        self.more = more  # the desk's routes (web/), beside these
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/healthz", self._healthz)
-        self._runner = web.AppRunner(app, access_log=None)
+        self.more(app)
+        # Open desk pages hold streams: at a stop they get a moment to end, not a minute.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.host, self.port).start()
         logger.info("listening", extra={"address": f"{self.host}:{self.port}"})
