@@ -84,17 +84,27 @@ async def test_the_desk_lists_events_newest_first_with_filters(client: TestClien
 
 @pytest.mark.parametrize(
     "path",
-    ["/?kind=bogus", "/?rule=Nobody", "/?source=elsewhere", "/?before=abc", "/?before=-1",
-     "/search?q=x&since=yesterday", "/search?q=x&since=2025-02-30T10:00", "/alerts?status=lost",
-     "/entries/1?a=99"],
-)  # fmt: skip
+    [
+        "/?kind=bogus",
+        "/?rule=Nobody",
+        "/?source=elsewhere",
+        "/?before=abc",
+        "/?before=-1",
+        "/search?q=x&since=yesterday",
+        "/search?q=x&since=2025-02-30T10:00",
+        "/alerts?status=lost",
+        "/entries/1?a=99",
+    ],
+)
 async def test_bad_filters_and_keys_are_400(client: TestClient, path: str) -> None:
     response = await client.get(path)
     assert response.status == 400, path
     assert ":" in await response.text()  # which parameter, and what it takes
 
 
-@pytest.mark.parametrize("path", ["/nowhere", "/entries/999999", "/entries/abc", "/feeds/rule/Nobody.atom"])  # fmt: skip
+@pytest.mark.parametrize(
+    "path", ["/nowhere", "/entries/999999", "/entries/abc", "/feeds/rule/Nobody.atom"]
+)
 async def test_unknown_routes_and_ids_are_404(client: TestClient, path: str) -> None:
     assert (await client.get(path)).status == 404
 
@@ -131,8 +141,9 @@ async def test_actions_need_the_token_and_a_csrf_token(
     # The login form sets a session; a post from it without the CSRF token is refused.
     login = await client.post("/login", data={"token": "wrong"}, allow_redirects=False)
     assert login.status == 401
-    login = await client.post("/login", data={"token": TOKEN, "next": "/sources"},
-                              allow_redirects=False)  # fmt: skip
+    login = await client.post(
+        "/login", data={"token": TOKEN, "next": "/sources"}, allow_redirects=False
+    )
     assert login.status == 303 and login.headers["Location"] == "/sources"
     assert (
         "HttpOnly" in login.headers["Set-Cookie"]
@@ -143,8 +154,9 @@ async def test_actions_need_the_token_and_a_csrf_token(
     page = await (await client.get("/sources")).text()
     csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
     assert csrf is not None and TOKEN not in page
-    done = await client.post("/sources/live/pause", data={"csrf": csrf.group(1)},
-                             allow_redirects=False)  # fmt: skip
+    done = await client.post(
+        "/sources/live/pause", data={"csrf": csrf.group(1)}, allow_redirects=False
+    )
     assert done.status == 303 and paused()
     right = {"Authorization": f"Bearer {TOKEN}"}
     assert (
@@ -153,8 +165,9 @@ async def test_actions_need_the_token_and_a_csrf_token(
     assert not paused()
     assert (await client.post("/sources/nowhere/poll", headers=right)).status == 404
     # A redirect after signing in stays on this site.
-    away = await client.post("/login", data={"token": TOKEN, "next": "//evil.example/"},
-                             allow_redirects=False)  # fmt: skip
+    away = await client.post(
+        "/login", data={"token": TOKEN, "next": "//evil.example/"}, allow_redirects=False
+    )
     assert away.headers["Location"] == "/"
 
 
@@ -194,8 +207,11 @@ async def test_a_new_event_reaches_an_open_stream(
 ) -> None:
     stream = await client.get("/stream?rule=Putin")
     assert stream.headers["Content-Type"] == "text/event-stream"
-    add_paragraph(seed_copy, "Negotiations will include both Ukraine and Russia, US says",
-                  "Putin agreed to meet in Riyadh.")  # fmt: skip
+    add_paragraph(
+        seed_copy,
+        "Negotiations will include both Ukraine and Russia, US says",
+        "Putin agreed to meet in Riyadh.",
+    )
     assert run_watcher("check", "-c", str(config_path)).returncode == 0
     said = b""
     while b"\n\n" not in said.split(b"event: event", 1)[-1]:
