@@ -11,7 +11,8 @@ from urllib.parse import quote
 import feedparser
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient as _TestClient
+from aiohttp.test_utils import TestServer
 
 from tests.helpers import add_paragraph, run_watcher
 from watcher.config import load
@@ -19,6 +20,7 @@ from watcher.store import PAUSED, EventFilter, Store
 from watcher.web import Site, install, live
 
 pytestmark = pytest.mark.anyio
+TestClient = _TestClient[web.Request, web.Application]
 TOKEN = "desk-token-0123456789"
 CONFIG = """\
 state: "{state}"
@@ -57,7 +59,7 @@ async def _client(path: Path, token: bool = True) -> AsyncIterator[TestClient]:
     store = Store(config.state_url)
     app = web.Application()
     install(app, Site(store, lambda: config))
-    async with TestClient(TestServer(app)) as client:
+    async with _TestClient(TestServer(app)) as client:
         yield client
     store.close()
 
