@@ -19,7 +19,16 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import DAEMON_CONFIG as CONFIG
-from tests.helpers import ROOT, SEED, Watcher, add_paragraph, run_watcher, wait_for, watcher_env
+from tests.helpers import (
+    ROOT,
+    SEED,
+    Watcher,
+    add_paragraph,
+    free_port,
+    run_watcher,
+    wait_for,
+    watcher_env,
+)
 from tests.servers import LocalServer
 
 pytestmark = pytest.mark.slow
@@ -61,12 +70,6 @@ def notify(tmp_path: Path) -> Iterator[NotifySocket]:
     peer = NotifySocket(tmp_path / "notify.sock")
     yield peer
     peer.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get(url: str) -> tuple[int, str]:

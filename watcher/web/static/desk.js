@@ -5,7 +5,10 @@
   function localTimes(root) {
     root.querySelectorAll("time[datetime]").forEach(function (t) {
       var at = new Date(t.getAttribute("datetime"));
-      if (!isNaN(at)) { t.title = t.textContent; t.textContent = at.toLocaleString(); }
+      if (!isNaN(at)) {
+        t.title = t.textContent;
+        t.textContent = at.toLocaleString([], { dateStyle: "medium", timeStyle: "medium" });
+      }
     });
   }
   localTimes(document);
