@@ -373,6 +373,26 @@ def test_validate_warns_of_rules_that_can_never_fire(tmp_path: Path, capsys) -> 
     ]
 
 
+@pytest.mark.parametrize(
+    ("http", "warned"),
+    [
+        ("{listen: 0.0.0.0:9108}", True),
+        ("{listen: '[::]:9108'}", True),
+        ("{listen: 192.168.1.5:9108, token: abcdefghijklmnopq}", False),
+        ("{listen: 127.0.0.1:9108}", False),
+        ("{listen: localhost:9108}", False),
+        ("{listen: '[::1]:9108'}", False),
+    ],
+)
+def test_validate_warns_of_a_desk_open_to_the_network(
+    tmp_path: Path, capsys, http: str, warned: bool
+) -> None:
+    config = tmp_path / "watcher.yaml"
+    config.write_text(f"http: {http}\n")
+    assert main(["validate", "-c", str(config)]) == 0
+    assert ("there is no http.token" in capsys.readouterr().err) is warned
+
+
 def test_the_example_config_shows_every_key_and_validates() -> None:
     from tests.helpers import ROOT
     from watcher.config import _known_keys

@@ -3,7 +3,9 @@ warning stops nothing."""
 
 from __future__ import annotations
 
-from watcher.config import CONSOLE, ERRORS, Config
+import ipaddress
+
+from watcher.config import CONSOLE, ERRORS, Config, HttpConfig
 from watcher.rules import futile
 
 
@@ -28,4 +30,17 @@ def warnings(config: Config) -> list[str]:
     for name in config.channels:
         if name not in used and name != CONSOLE:
             out.append(f"channels.{name}: no rule or source sends to it")
+    if config.http is not None and config.http.token is None and not _loopback(config.http):
+        out.append(
+            f"http.listen: {config.http.listen} is reachable beyond this machine and there "
+            "is no http.token: anyone who reaches it reads the desk (actions stay off)"
+        )
     return out
+
+
+def _loopback(http: HttpConfig) -> bool:
+    host = http.listen.rpartition(":")[0].strip("[]")
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
