@@ -46,6 +46,7 @@ bench: $(STAMP)
 	command -v nginx >/dev/null || (test "$$(id -u)" = 0 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >/dev/null) || echo "no nginx: the Python feed server stands in"
 	$(BIN)/python benchmarks/matcher.py
 	$(BIN)/python benchmarks/hostile.py
+	$(BIN)/python benchmarks/desk.py
 	$(BIN)/python benchmarks/run.py
 
 clean:
