@@ -40,7 +40,8 @@ def test_events_come_newest_first_paged_by_key_and_filtered(store: Store) -> Non
     assert len(store.desk_events(EventFilter(source=TARGET.name))) == 7  # the target's
     assert store.desk_events(EventFilter(source="other")) == []
     assert len(store.desk_events(EventFilter(rule="Putin"))) == 7
-    assert store.desk_events(EventFilter(rule="Put%")) == []  # a LIKE pattern is a literal
+    assert store.desk_events(EventFilter(rule="Put%")) == []  # no pattern: the name itself
+    assert store.desk_events(EventFilter(rule="putin")) == []  # as written, on both backends
     newer = store.desk_events(EventFilter(), after=ids[2])
     assert [e.alert.event_id for e in newer] == [ids[1], ids[0]]  # oldest first
     assert store.last_event_id() == ids[0]

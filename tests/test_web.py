@@ -96,6 +96,7 @@ async def test_the_desk_lists_events_newest_first_with_filters(client: TestClien
         "/search?q=x&since=2025-02-30T10:00",
         "/alerts?status=lost",
         "/entries/1?a=99",
+        "/?before=%C2%B2",  # a superscript two: a digit to str.isdigit, not to int()
     ],
 )
 async def test_bad_filters_and_keys_are_400(client: TestClient, path: str) -> None:
@@ -171,6 +172,30 @@ async def test_actions_need_the_token_and_a_csrf_token(
         "/login", data={"token": TOKEN, "next": "//evil.example/"}, allow_redirects=False
     )
     assert away.headers["Location"] == "/"
+
+
+async def test_tokens_and_cookies_that_are_not_ascii_are_wrong_not_errors(
+    client: TestClient,
+) -> None:
+    client.session.cookie_jar.update_cookies({"watcher_session": "\u00e9t\u00e9.x"})
+    assert (await client.get("/")).status == 200
+    odd = {"Authorization": "Bearer d\u00e9sk"}
+    assert (await client.post("/sources/live/pause", headers=odd)).status == 401
+    login = await client.post("/login", data={"token": "t\u00f6ken"}, allow_redirects=False)
+    assert login.status == 401
+
+
+async def test_a_stream_sends_what_came_after_the_page_first(client: TestClient) -> None:
+    html = await (await client.get("/")).text()
+    ids = [int(i) for i in re.findall(r'data-id="(\d+)"', html)]
+    assert f"/stream?after={ids[0]}" in html  # the page's newest
+    for ask in ({"params": {"after": ids[2]}}, {"headers": {"Last-Event-ID": str(ids[2])}}):
+        stream = await client.get("/stream", **ask)
+        said = b""
+        while said.count(b"event: event") < 2:
+            said += await stream.content.readany()
+        assert f"id: {ids[1]}".encode() in said and f"id: {ids[0]}".encode() in said
+        stream.close()
 
 
 async def test_without_a_token_the_desk_is_read_only(config_path: Path) -> None:

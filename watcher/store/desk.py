@@ -12,8 +12,12 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from watcher.model import DeliveryStatus
 from watcher.store.database import Database
@@ -43,17 +47,31 @@ class EntryView:
     revisions: list[RevisionRow]
 
 
-def _like_literal(text: str) -> str:
-    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-
-
 def _source_is(name: str) -> sa.ColumnElement[bool]:
     return sa.or_(sources.c.name == name, sources.c.source == name)
 
 
 def _tagged(rule: str) -> sa.ColumnElement[bool]:
-    """Events whose tags (a JSON list, as polls.py writes it) hold `rule`."""
-    return events.c.tags.like(f"%{_like_literal(json.dumps(rule))}%", escape="!")
+    """Events whose tags (a JSON list, as polls.py writes it) hold `rule`, exactly: a
+    position search, case-sensitive on both backends (SQLite's LIKE is not)."""
+    return _position(events.c.tags, sa.literal(json.dumps(rule))) > 0
+
+
+class _position(FunctionElement[int]):
+    """Where a string occurs in another, from 1; 0 if nowhere."""
+
+    type = sa.Integer()
+    inherit_cache = True
+
+
+@compiles(_position)
+def _strpos(element: _position, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"strpos({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_position, "sqlite")
+def _instr(element: _position, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"instr({compiler.process(element.clauses, **kw)})"
 
 
 def fts5_query(text: str) -> str:

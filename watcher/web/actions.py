@@ -4,14 +4,16 @@ redirect back to the page it came from."""
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from watcher.web.access import COOKIE
-from watcher.web.site import SITE
+from watcher.web.access import COOKIE, SESSION_SECONDS
+from watcher.web.site import SITE, number
 
 SOURCE_ACTIONS = ("poll", "pause", "resume")
+WRONG_TOKEN_PAUSE = 1.0
 
 
 def _back(target: str, fallback: str) -> str:
@@ -38,10 +40,10 @@ async def source_action(request: web.Request) -> web.StreamResponse:
 async def retry(request: web.Request) -> web.StreamResponse:
     site = request.app[SITE]
     await site.access.require(request)
-    delivery = request.match_info["delivery"]
-    if not delivery.isdigit() or len(delivery) > 18:
+    delivery = number(request.match_info["delivery"])
+    if delivery is None:
         raise web.HTTPNotFound(text="no such alert\n")
-    if not await site.store.call(site.store.retry_delivery, int(delivery)):
+    if not await site.store.call(site.store.retry_delivery, delivery):
         raise web.HTTPConflict(text="this alert is sent or dropped: nothing to retry\n")
     site.kick()
     raise web.HTTPSeeOther("/alerts")
@@ -59,13 +61,20 @@ async def login(request: web.Request) -> web.Response:
     back = _back(str(form.get("next", "/")), "/")
     access = site.access
     if not access.check_token(str(form.get("token", ""))):
+        await asyncio.sleep(WRONG_TOKEN_PAUSE)  # guessing costs a second a guess
         response = site.page(request, "login", page="Sign in", next=back, wrong=True)
         response.set_status(401)
         return response
     redirect = web.HTTPSeeOther(back)
     secure = request.secure
     redirect.set_cookie(
-        COOKIE, access.session(), httponly=True, samesite="Strict", secure=secure, path="/"
+        COOKIE,
+        access.new_session(),
+        httponly=True,
+        samesite="Strict",
+        secure=secure,
+        path="/",
+        max_age=SESSION_SECONDS,
     )
     raise redirect
 

@@ -18,8 +18,11 @@ from watcher.store import DeskEvent, EventFilter, Store
 
 logger = logging.getLogger(__name__)
 TICK = 0.5  # seconds between looks at the store
-QUEUE = 100  # events a page may lag behind before it is dropped
 BATCH = 200  # events read at one look
+QUEUE = 500  # events a page may lag behind before it is dropped: more than one look gives
+# Ids below the highest seen that are read again at each look: on PostgreSQL, with several
+# writers, a lower id may commit after a higher one.
+LOOKBACK = 50
 
 
 class Feed:
@@ -28,12 +31,13 @@ class Feed:
     def __init__(self, store: Store, tick: float = TICK) -> None:
         self.store = store
         self.tick = tick
-        self.last = 0
+        self.first = self.last = 0  # the newest id at the start; the newest since
+        self._seen: set[int] = set()  # ids in the window read again
         self._pages: set[asyncio.Queue[DeskEvent | None]] = set()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self.last = await self.store.call(self.store.last_event_id)
+        self.first = self.last = await self.store.call(self.store.last_event_id)
         self._task = asyncio.create_task(self._watch())
 
     async def stop(self) -> None:
@@ -62,9 +66,14 @@ class Feed:
                 logger.warning("desk: cannot read new events", exc_info=True)
 
     async def look(self) -> None:
-        fresh = await self.store.call(self.store.desk_events, EventFilter(), None, self.last, BATCH)
+        since = max(0, self.last - LOOKBACK)
+        fresh = await self.store.call(self.store.desk_events, EventFilter(), None, since, BATCH)
         for event in fresh:
-            self.last = max(self.last, event.alert.event_id or 0)
+            event_id = event.alert.event_id or 0
+            if event_id <= self.first or event_id in self._seen:
+                continue  # there before the start, or told already
+            self._seen.add(event_id)
+            self.last = max(self.last, event_id)
             for queue in list(self._pages):
                 try:
                     queue.put_nowait(event)
@@ -72,6 +81,7 @@ class Feed:
                     self._pages.discard(queue)
                     queue.get_nowait()
                     queue.put_nowait(None)
+        self._seen = {i for i in self._seen if i > self.last - LOOKBACK}
 
 
 def wanted(filters: EventFilter) -> Callable[[DeskEvent], bool]:

@@ -6,17 +6,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
+from markupsafe import Markup
 
 from watcher.lookback import source_views
 from watcher.model import DeliveryStatus
 from watcher.notify.escape import http_url
-from watcher.store import DeliveryView, EventFilter
-from watcher.web.live import wanted
+from watcher.store import DeliveryView, DeskEvent, EventFilter, RevisionRow
+from watcher.web.live import BATCH, wanted
 from watcher.web.present import card, revision_diff
-from watcher.web.site import KINDS, SITE, key, moment
+from watcher.web.site import KINDS, SITE, Site, key, moment, number
 
 PAGE = 50
 HEARTBEAT = 15.0  # seconds between keep-alive comments on a quiet stream
@@ -30,36 +31,61 @@ def _query(filters: EventFilter, **more: object) -> str:
 
 async def desk(request: web.Request) -> web.Response:
     site = request.app[SITE]
-    filters = site.filters(request)
+    filters = await site.filters(request)
     before = key(request)
     events = await site.store.call(site.store.desk_events, filters, before, None, PAGE)
     more = f"/?{_query(filters, before=events[-1].alert.event_id)}" if len(events) == PAGE else ""
+    # The first page stays current: the stream sends what came after its newest event.
+    stream = ""
+    if before is None:
+        newest = (
+            events[0].alert.event_id if events else await site.store.call(site.store.last_event_id)
+        )
+        stream = f"/stream?{_query(filters, after=newest)}"
     return site.page(
         request,
         "desk",
         events=[card(e) for e in events],
         filters=filters,
         rules=[r.name for r in site.config().rules],
-        sources=site.source_names(),
+        sources=await site.source_names(),
         kinds=KINDS,
         more=more,
-        stream=f"/stream?{_query(filters)}",
+        stream=stream,
+        feeds=_feeds(filters),
     )
+
+
+def _feeds(filters: EventFilter) -> list[tuple[str, str]]:
+    """(label, href) of the Atom feeds of the filtered rule and source."""
+    return [
+        (f"Atom feed of {name}", f"/feeds/{what}/{quote(name, safe='')}.atom")
+        for what, name in (("rule", filters.rule), ("source", filters.source))
+        if name
+    ]
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
     """Server-sent events: each new event the filters let through, as the HTML of its
-    card, which the page puts on top."""
+    card, which the page puts on top. From `?after=ID` (the page's newest) or the
+    Last-Event-ID a reconnecting browser sends, what came since is sent first."""
     site = request.app[SITE]
-    filters = site.filters(request)
+    filters = await site.filters(request)
     test = wanted(filters)
+    after = key(request, "after")
+    resumed = number(request.headers.get("Last-Event-ID", ""))
+    after = resumed if resumed is not None else after
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
     )
     await response.prepare(request)
-    queue = site.feed.subscribe()
-    template = site.templates.get_template("_event.html")
+    queue = site.feed.subscribe()  # before the backlog is read: nothing falls between
+    sent = 0
     try:
+        if after is not None:
+            backlog = await site.store.call(site.store.desk_events, filters, None, after, BATCH)
+            for missed in backlog:
+                sent = await _send(site, response, missed)
         while True:
             try:
                 event = await asyncio.wait_for(queue.get(), HEARTBEAT)
@@ -68,12 +94,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 continue
             if event is None:  # the site stops, or this page fell too far behind
                 break
-            if not test(event):
-                continue
-            html = template.render(e=card(event))
-            data = "".join(f"data: {line}\n" for line in html.splitlines())
-            message = f"id: {event.alert.event_id}\nevent: event\n{data}\n"
-            await asyncio.wait_for(response.write(message.encode()), WRITE_TIMEOUT)
+            if test(event) and (event.alert.event_id or 0) > sent:
+                await _send(site, response, event)
     except (ConnectionResetError, TimeoutError):
         pass  # the page went away, or stopped reading
     finally:
@@ -81,6 +103,13 @@ async def stream(request: web.Request) -> web.StreamResponse:
     with contextlib.suppress(ConnectionResetError):
         await response.write_eof()
     return response
+
+
+async def _send(site: Site, response: web.StreamResponse, event: DeskEvent) -> int:
+    data = "".join(f"data: {line}\n" for line in site.card_html(event).splitlines())
+    message = f"id: {event.alert.event_id}\nevent: event\n{data}\n"
+    await asyncio.wait_for(response.write(message.encode()), WRITE_TIMEOUT)
+    return event.alert.event_id or 0
 
 
 async def sources(request: web.Request) -> web.Response:
@@ -99,15 +128,15 @@ async def sources(request: web.Request) -> web.Response:
 
 async def entry(request: web.Request) -> web.Response:
     site = request.app[SITE]
-    entry_id = request.match_info["entry"]
-    if not entry_id.isdigit() or len(entry_id) > 18:
+    entry_id = number(request.match_info["entry"])
+    if entry_id is None:
         raise web.HTTPNotFound(text="no such entry\n")
-    view = await site.store.call(site.store.entry_view, int(entry_id))
+    view = await site.store.call(site.store.entry_view, entry_id)
     if view is None or not view.revisions:
         raise web.HTTPNotFound(text="no such entry\n")
     numbers = {r.revision: r for r in view.revisions}
     b = key(request, "b") or max(numbers)
-    a = key(request, "a") or max(min(numbers), b - 1)
+    a = key(request, "a") or max((n for n in numbers if n < b), default=b)
     if a not in numbers or b not in numbers:
         raise web.HTTPBadRequest(text=f"a, b: revisions {min(numbers)} to {max(numbers)}\n")
     return site.page(
@@ -123,13 +152,22 @@ async def entry(request: web.Request) -> web.Response:
         latest=numbers[b],
         a=a,
         b=b,
-        diff=revision_diff(numbers[a], numbers[b]),
+        diff=await _diff(numbers[a], numbers[b]),
     )
+
+
+_DIFFING = asyncio.Semaphore(2)  # word diffs of long revisions, off the loop, two at once
+
+
+async def _diff(old: RevisionRow, new: RevisionRow) -> Markup:
+    """A diff of two long revisions takes up to a second: never on the daemon's loop."""
+    async with _DIFFING:
+        return await asyncio.to_thread(revision_diff, old, new)
 
 
 async def search(request: web.Request) -> web.Response:
     site = request.app[SITE]
-    filters = site.filters(request)
+    filters = await site.filters(request)
     text = request.query.get("q", "").strip()[:500]
     since, until, before = moment(request, "since"), moment(request, "until"), key(request)
     hits = []
@@ -149,7 +187,7 @@ async def search(request: web.Request) -> web.Response:
         since=request.query.get("since", ""),
         until=request.query.get("until", ""),
         rules=[r.name for r in site.config().rules],
-        sources=site.source_names(),
+        sources=await site.source_names(),
     )
 
 

@@ -8,6 +8,7 @@ slipped through as markup still could not run.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,10 +21,10 @@ from aiohttp import web
 
 from watcher.config import Config
 from watcher.model import Kind
-from watcher.store import EventFilter, Store
+from watcher.store import DeskEvent, EventFilter, Store
 from watcher.web.access import Access
 from watcher.web.live import Feed
-from watcher.web.present import since, stamp
+from watcher.web.present import card, since, stamp
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -35,6 +36,8 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 KINDS = [k.value for k in Kind]
+CARDS_KEPT = 500  # rendered cards kept for the streams
+logger = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SITE: web.AppKey[Site] = web.AppKey("site")
 
@@ -49,6 +52,7 @@ class Site:
     kick: Callable[[], None] = lambda: None
     feed: Feed = field(init=False)
     templates: jinja2.Environment = field(init=False)
+    _cards: dict[int, str] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.feed = Feed(self.store)
@@ -72,12 +76,12 @@ class Site:
             page=values.pop("page", name.capitalize()),
             signed_in=signed_in,
             can_sign_in=access.token is not None,
-            csrf=access.csrf() if signed_in else "",
+            csrf=access.csrf(request) if signed_in else "",
             **values,
         )
         return web.Response(text=html, content_type="text/html")
 
-    def filters(self, request: web.Request) -> EventFilter:
+    async def filters(self, request: web.Request) -> EventFilter:
         """The filters in a page's query; 400 for a kind, rule or source not known."""
         config = self.config()
         found = EventFilter(
@@ -89,15 +93,33 @@ class Site:
             raise web.HTTPBadRequest(text=f"kind: one of {', '.join(KINDS)}\n")
         if found.rule and found.rule not in {r.name for r in config.rules}:
             raise web.HTTPBadRequest(text="rule: no rule of that name\n")
-        if found.source and found.source not in self.source_names():
+        if found.source and found.source not in await self.source_names():
             raise web.HTTPBadRequest(text="source: no source of that name\n")
         return found
 
-    def source_names(self) -> list[str]:
+    async def source_names(self) -> list[str]:
         """Configured sources, then the targets under them that the store knows."""
         configured = [s.name for s in self.config().sources]
-        known = [s.name for s in self.store.source_states()]
+        known = [s.name for s in await self.store.call(self.store.source_states)]
         return configured + [n for n in known if n not in configured]
+
+    def card_html(self, event: DeskEvent) -> str:
+        """An event's card as the stream sends it: rendered once, whatever the number of
+        open pages."""
+        event_id = event.alert.event_id or 0
+        html = self._cards.get(event_id)
+        if html is None:
+            html = self.templates.get_template("_event.html").render(e=card(event))
+            self._cards[event_id] = html
+            while len(self._cards) > CARDS_KEPT:
+                del self._cards[next(iter(self._cards))]
+        return html
+
+
+def number(text: str) -> int | None:
+    """An id or a key as a URL writes it: ASCII digits, at most 18 (`"²".isdigit()` is
+    true, and int() refuses it)."""
+    return int(text) if re.fullmatch(r"[0-9]{1,18}", text) else None
 
 
 def key(request: web.Request, name: str = "before") -> int | None:
@@ -105,9 +127,10 @@ def key(request: web.Request, name: str = "before") -> int | None:
     value = request.query.get(name)
     if value is None or value == "":
         return None
-    if not value.isdigit() or len(value) > 18:
+    found = number(value)
+    if found is None:
         raise web.HTTPBadRequest(text=f"{name}: a positive whole number\n")
-    return int(value)
+    return found
 
 
 def moment(request: web.Request, name: str) -> float | None:
@@ -130,6 +153,11 @@ async def secured(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         exc.headers.update(SECURITY_HEADERS)
         raise
+    except Exception:  # a bug, or the store away: one plain 500, with the same headers
+        logger.exception("desk: request failed", extra={"path": request.path})
+        raise web.HTTPInternalServerError(
+            text="the desk could not answer; the log says why\n", headers=SECURITY_HEADERS
+        ) from None
     response.headers.update(SECURITY_HEADERS)
     return response
 
