@@ -127,6 +127,15 @@ async def test_sources_entry_search_and_alerts_pages(client: TestClient) -> None
     assert alerts.count('<tr class="status-done"') == 4  # the four tagged, to the console
 
 
+async def test_a_held_poll_shows_as_held(
+    seed_copy: Path, config_path: Path, client: TestClient
+) -> None:
+    text = seed_copy.read_text(encoding="utf-8")
+    seed_copy.write_text(text[: len(text) // 6], encoding="utf-8")  # most entries gone at once
+    assert run_watcher("check", "-c", str(config_path)).returncode == 0
+    assert '<span class="state">held</span>' in await (await client.get("/sources")).text()
+
+
 async def test_actions_need_the_token_and_a_csrf_token(
     client: TestClient, config_path: Path
 ) -> None:

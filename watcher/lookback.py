@@ -105,8 +105,10 @@ def source_views(config: Config, store: Store, now: float) -> list[SourceView]:
         next_poll = _next_poll(config, configured.get(state.source), state, claim, now)
         if next_poll in ("polling now", "paused", "not configured"):
             said = next_poll
+        elif state.failures:
+            said = "failing"
         else:
-            said = "failing" if state.failures else "ok"
+            said = "held" if state.held else "ok"
         views.append(
             SourceView(
                 state.name,

@@ -36,6 +36,7 @@ class SourceState:
     last_error_at: float | None
     failures: int
     title: str | None = None  # the live blog's, as it last gave it
+    held: str | None = None  # why its last poll is held back, until the next confirms it
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,7 @@ class SourceRecords(Database):
             sources.c.last_error_at,
             sources.c.failures,
             sources.c.title,
+            sources.c.held,
         ).order_by(sources.c.name)
         with self._read() as conn:
             return [SourceState(*tuple(row)) for row in conn.execute(query)]
