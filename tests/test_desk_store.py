@@ -9,7 +9,7 @@ import pytest
 
 from tests.test_store_backends import ENTRIES, TARGET, poll
 from watcher.model import DeliveryStatus, Entry, Kind
-from watcher.store import EventFilter, Store
+from watcher.store import EventFilter, Store, revisions
 from watcher.store.desk import fts5_query
 
 
@@ -90,3 +90,32 @@ def test_a_failed_delivery_can_be_retried_once_more(store: Store) -> None:
 
 def test_activity_counts_entries_shown_and_recent_events(store: Store) -> None:
     assert store.activity(since=0)[TARGET.name] == (6, 7)
+
+
+def test_the_search_index_follows_the_store_and_pruning_keeps_it_whole(tmp_path) -> None:
+    import time
+
+    import sqlalchemy as sa
+
+    store = Store(f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        poll(store, ENTRIES)
+        assert store.index_search() == 6 and store.index_search() == 0
+        edited = (ENTRIES[0], Entry(ENTRIES[1].title, ENTRIES[1].body + " Zelenskyy's envoy."))
+        poll(store, (*edited, *ENTRIES[2:]))
+        assert len(store.search("envoy", EventFilter())) == 1  # indexed on the way
+        store.delivered("hook", [d.id for d in store.pending("hook")])
+        count = sa.select(sa.func.count()).select_from(revisions)
+        with store.engine.begin() as conn:
+            before = conn.execute(count).scalar()
+        assert store.prune(time.time() + 1) > 0  # the first revision of the edited entry goes
+        with store.engine.begin() as conn:
+            assert conn.execute(count).scalar() == before - 1
+            # FTS5's own check, against the revisions too (rank 1): raises if they differ.
+            check = (
+                "INSERT INTO revisions_search(revisions_search, rank) VALUES('integrity-check', 1)"
+            )
+            conn.execute(sa.text(check))
+        assert [h.revision for h in store.search("Hegseth", EventFilter())]
+    finally:
+        store.close()

@@ -22,7 +22,16 @@ from sqlalchemy.sql.functions import FunctionElement
 from watcher.model import DeliveryStatus
 from watcher.store.database import Database
 from watcher.store.records import DeliveryView, DeskEvent, RevisionRow, SearchHit, alert_of
-from watcher.store.schema import DELIVERIES, EVENTS, deliveries, entries, events, revisions, sources
+from watcher.store.schema import (
+    DELIVERIES,
+    EVENTS,
+    deliveries,
+    entries,
+    events,
+    meta,
+    revisions,
+    sources,
+)
 
 _PHRASE = re.compile(r'"([^"]*)"|(\S+)')
 _FTS_WORD = re.compile(r"\w+", re.UNICODE)
@@ -86,6 +95,11 @@ def fts5_query(text: str) -> str:
     return " ".join(terms)
 
 
+SEARCH_BATCH = 2000  # revisions indexed a transaction
+_INDEX = sa.text(
+    "INSERT INTO revisions_search(rowid, title, body) SELECT id, title, body FROM revisions"
+    " WHERE id > :done AND id <= :upto"
+)
 _HITS = sa.select(
     revisions.c.id,
     entries.c.id.label("entry_id"),
@@ -166,6 +180,8 @@ class Desk(Database):
         limit: int = 50,
     ) -> list[SearchHit]:
         """Revisions whose title or text holds every word of `text`, newest first."""
+        while self.index_search():  # what the daemon has not indexed yet
+            pass
         query = _HITS.where(self._matching(text)).order_by(revisions.c.id.desc()).limit(limit)
         if filters.source:
             query = query.where(_source_is(filters.source))
@@ -199,6 +215,30 @@ class Desk(Database):
             )
             for r in rows
         ]
+
+    def index_search(self, batch: int = SEARCH_BATCH) -> int:
+        """SQLite: adds up to `batch` revisions not yet in the search table, in one
+        transaction; returns how many (0: the index is current, or not ours to keep)."""
+        if not self.url.startswith("sqlite"):
+            return 0
+        mark = meta.c.key == "search_indexed"
+        with self._write() as conn:
+            done = int(conn.execute(sa.select(meta.c.value).where(mark)).scalar() or 0)
+            upto = conn.execute(
+                sa.select(sa.func.max(revisions.c.id)).where(
+                    revisions.c.id.in_(
+                        sa.select(revisions.c.id)
+                        .where(revisions.c.id > done)
+                        .order_by(revisions.c.id)
+                        .limit(batch)
+                    )
+                )
+            ).scalar()
+            if upto is None:
+                return 0
+            added = conn.execute(_INDEX, {"done": done, "upto": upto}).rowcount
+            conn.execute(meta.update().where(mark).values(value=str(upto)))
+        return max(added, 0)
 
     def _matching(self, text: str) -> sa.TextClause:
         """Revisions that hold every word of `text`, by the backend's own index (the

@@ -1,10 +1,10 @@
 """New events to open pages, as they are stored: server-sent events.
 
-One task per site watches the store for events past the last it saw (a cheap `max(id)`
-twice a second, which sees the polls of every instance on the database, and of a
-daemon elsewhere when the desk runs alone) and hands them to each open page's queue.
-A page that does not read is dropped once its queue is full: it cannot hold the
-daemon's memory or stall the others.
+One task per site looks at the store twice a second for events past the last it saw
+(which sees the polls of every instance on the database, and of a daemon elsewhere when
+the desk runs alone) and hands them to each open page's queue; each look also adds a
+batch to SQLite's search index, in a thread. A page that does not read is dropped once
+its queue is full: it cannot hold the daemon's memory or stall the others.
 """
 
 from __future__ import annotations
@@ -66,6 +66,8 @@ class Feed:
                 logger.warning("desk: cannot read new events", exc_info=True)
 
     async def look(self) -> None:
+        # SQLite's search index follows the polls a batch a look, off the loop.
+        await asyncio.to_thread(self.store.index_search)
         since = max(0, self.last - LOOKBACK)
         fresh = await self.store.call(self.store.desk_events, EventFilter(), None, since, BATCH)
         for event in fresh:

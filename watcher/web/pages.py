@@ -172,7 +172,9 @@ async def search(request: web.Request) -> web.Response:
     since, until, before = moment(request, "since"), moment(request, "until"), key(request)
     hits = []
     if text:
-        hits = await site.store.call(site.store.search, text, filters, since, until, before, PAGE)
+        # In a thread on either backend: on SQLite a search first indexes what the desk's
+        # feed has not yet (store/desk.py: index_search), which may take a while.
+        hits = await asyncio.to_thread(site.store.search, text, filters, since, until, before, PAGE)
     more = ""
     if len(hits) == PAGE:
         rest = {"q": text, "since": request.query.get("since", ""), "before": hits[-1].id}
