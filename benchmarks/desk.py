@@ -121,6 +121,8 @@ def fill(url: str) -> None:
                 )  # fmt: skip
         for table in (revisions, events, deliveries):
             conn.execute(table.insert(), rows[table.name])
+    while store.index_search():  # as the daemon's desk does behind the polls (SQLite)
+        pass
     if url.startswith("postgresql"):
         with engine.begin() as conn:  # rows written with their ids: the sequences catch up
             for name in ("sources", "entries", "revisions", "events", "deliveries"):
