@@ -67,8 +67,9 @@ def load_yaml(text: str, path: Path) -> tuple[Any, dict[tuple[str | int, ...], i
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
-        if node is not None:
-            _check_expansion(node, path)
+        lines: dict[tuple[str | int, ...], int] = {}
+        if node is not None and not _lines(node, path, lines):
+            _check_expansion(node, path)  # aliases: what they would expand to, first
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -77,23 +78,36 @@ def load_yaml(text: str, path: Path) -> tuple[Any, dict[tuple[str | int, ...], i
         raise ConfigError([f"{path}:{line}: YAML syntax error: {problem}"]) from None
     finally:
         loader.dispose()
+    return data, lines
 
-    lines: dict[tuple[str | int, ...], int] = {}
 
-    def walk(n: yaml.Node, loc: tuple[str | int, ...]) -> None:
-        lines.setdefault(loc, n.start_mark.line + 1)
-        if isinstance(n, yaml.MappingNode):
-            for key, value in n.value:
+def _lines(root: yaml.Node, path: Path, lines: dict[tuple[str | int, ...], int]) -> bool:
+    """Fills `lines` with the line of every key and item, and says whether every node was
+    met once: then there is no alias, and nothing expands beyond the file (the common
+    case, whose check this spares: 0.15 s for 2,000 sources). Nesting over MAX_DEPTH is
+    refused here, whatever the aliases. A node met again is not walked twice: the
+    expansion check counts what aliases add."""
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, tuple[str | int, ...]]] = [(root, ())]
+    once = True
+    while stack:
+        node, loc = stack.pop()
+        lines.setdefault(loc, node.start_mark.line + 1)
+        if len(loc) > MAX_DEPTH:
+            line = node.start_mark.line + 1
+            raise ConfigError([f"{path}:{line}: YAML: nested more than {MAX_DEPTH} levels deep"])
+        if id(node) in seen:
+            once = False
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
                 if isinstance(key, yaml.ScalarNode):
                     lines.setdefault((*loc, key.value), key.start_mark.line + 1)
-                    walk(value, (*loc, key.value))
-        elif isinstance(n, yaml.SequenceNode):
-            for i, item in enumerate(n.value):
-                walk(item, (*loc, i))
-
-    if node is not None:
-        walk(node, ())
-    return data, lines
+                    stack.append((value, (*loc, key.value)))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, (*loc, i)) for i, item in enumerate(node.value))
+    return once
 
 
 # Aliases may make the data at most this many nodes larger than the file's own nodes.
@@ -103,7 +117,7 @@ def load_yaml(text: str, path: Path) -> tuple[Any, dict[tuple[str | int, ...], i
 # (an error per list item), so this bounds the worst accepted config to some 150 MB. The
 # file's own nodes are not capped: they cost what the file's bytes do.
 MAX_ALIAS_NODES = 100_000
-MAX_DEPTH = 100  # levels of nesting; the line walk below recurses once a level
+MAX_DEPTH = 100  # levels of nesting
 
 
 def _check_expansion(root: yaml.Node, path: Path) -> None:
