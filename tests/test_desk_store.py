@@ -3,6 +3,7 @@ outbox and its retry."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -117,5 +118,30 @@ def test_the_search_index_follows_the_store_and_pruning_keeps_it_whole(tmp_path)
             )
             conn.execute(sa.text(check))
         assert [h.revision for h in store.search("Hegseth", EventFilter())]
+    finally:
+        store.close()
+
+
+def test_search_finds_what_is_indexed_and_what_is_not_yet(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from watcher.store import desk
+
+    monkeypatch.setattr(desk, "SETTLE", -1.0)  # PostgreSQL: take revisions at once
+    store = Store(store_url)
+    try:
+        poll(store, ENTRIES)
+        assert store.index_search() == 6 and store.index_search() == 0
+        edited = (ENTRIES[0], Entry(ENTRIES[1].title, ENTRIES[1].body + " Zelenskyy's envoy."))
+        poll(store, (*edited, *ENTRIES[2:]))  # past the mark until the next index_search
+        assert len(store.search("envoy", EventFilter())) == 1
+        assert len(store.search("Hegseth", EventFilter())) >= 2
+        assert store.index_search() <= 1 and store.index_search() == 0
+        assert len(store.search("envoy", EventFilter())) == 1  # from the index now
+        # A pruned revision leaves the index with it (an indexed one: PostgreSQL's rows
+        # point at it, and would refuse the delete without their cascade).
+        store.delivered("hook", [d.id for d in store.pending("hook")])
+        assert store.prune(time.time() + 1) > 0
+        assert len(store.search("Hegseth", EventFilter())) >= 1
     finally:
         store.close()

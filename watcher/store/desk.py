@@ -96,9 +96,15 @@ def fts5_query(text: str) -> str:
 
 
 SEARCH_BATCH = 2000  # revisions indexed a transaction
+SETTLE = 10.0  # seconds before PostgreSQL's index takes a revision (see index_search)
 _INDEX = sa.text(
     "INSERT INTO revisions_search(rowid, title, body) SELECT id, title, body FROM revisions"
     " WHERE id > :done AND id <= :upto"
+)
+_INDEX_PG = sa.text(
+    "INSERT INTO revisions_search (id, words) SELECT id,"
+    " to_tsvector('simple', title || ' ' || body) FROM revisions"
+    " WHERE id > :done AND id <= :upto ON CONFLICT (id) DO NOTHING"
 )
 _HITS = sa.select(
     revisions.c.id,
@@ -180,8 +186,9 @@ class Desk(Database):
         limit: int = 50,
     ) -> list[SearchHit]:
         """Revisions whose title or text holds every word of `text`, newest first."""
-        while self.index_search():  # what the daemon has not indexed yet
-            pass
+        if self.url.startswith("sqlite"):
+            while self.index_search():  # what the desk's feed has not indexed yet
+                pass
         query = _HITS.where(self._matching(text)).order_by(revisions.c.id.desc()).limit(limit)
         if filters.source:
             query = query.where(_source_is(filters.source))
@@ -217,40 +224,42 @@ class Desk(Database):
         ]
 
     def index_search(self, batch: int = SEARCH_BATCH) -> int:
-        """SQLite: adds up to `batch` revisions not yet in the search table, in one
-        transaction; returns how many (0: the index is current, or not ours to keep)."""
-        if not self.url.startswith("sqlite"):
-            return 0
+        """Adds up to `batch` revisions past the `search_indexed` mark to the search table,
+        in one transaction; returns how many (0: the index is current). On PostgreSQL the
+        mark stops short of revisions younger than SETTLE seconds, whose transactions may
+        not all have committed yet (ids are handed out before commit); a search reads
+        what is past the mark from the revisions themselves."""
+        postgres = not self.url.startswith("sqlite")
         mark = meta.c.key == "search_indexed"
         with self._write() as conn:
-            done = int(conn.execute(sa.select(meta.c.value).where(mark)).scalar() or 0)
-            upto = conn.execute(
-                sa.select(sa.func.max(revisions.c.id)).where(
-                    revisions.c.id.in_(
-                        sa.select(revisions.c.id)
-                        .where(revisions.c.id > done)
-                        .order_by(revisions.c.id)
-                        .limit(batch)
-                    )
-                )
-            ).scalar()
+            row = sa.select(meta.c.value).where(mark)
+            done = int(conn.execute(row.with_for_update() if postgres else row).scalar() or 0)
+            pending = sa.select(revisions.c.id).where(revisions.c.id > done)
+            if postgres:
+                pending = pending.where(revisions.c.created_at < time.time() - SETTLE)
+            first = pending.order_by(revisions.c.id).limit(batch).subquery()
+            upto = conn.execute(sa.select(sa.func.max(first.c.id))).scalar()
             if upto is None:
                 return 0
-            added = conn.execute(_INDEX, {"done": done, "upto": upto}).rowcount
+            added = conn.execute(_INDEX_PG if postgres else _INDEX, {"done": done, "upto": upto})
             conn.execute(meta.update().where(mark).values(value=str(upto)))
-        return max(added, 0)
+        return max(added.rowcount, 0)
 
     def _matching(self, text: str) -> sa.TextClause:
-        """Revisions that hold every word of `text`, by the backend's own index (the
-        expression must be the index's, word for word, for PostgreSQL to use it)."""
+        """Revisions that hold every word of `text`, by the backend's own index; on
+        PostgreSQL, with those past the index's mark read as they are."""
         if self.url.startswith("sqlite"):
             return sa.text(
                 "revisions.id IN (SELECT rowid FROM revisions_search WHERE revisions_search "
                 "MATCH :q)"
             ).bindparams(q=fts5_query(text) or '""')
         return sa.text(
-            "to_tsvector('simple', revisions.title || ' ' || revisions.body) "
-            "@@ websearch_to_tsquery('simple', :q)"
+            "(revisions.id IN (SELECT id FROM revisions_search"
+            " WHERE words @@ websearch_to_tsquery('simple', :q))"
+            " OR (revisions.id > (SELECT CAST(value AS INTEGER) FROM meta"
+            " WHERE key = 'search_indexed')"
+            " AND to_tsvector('simple', revisions.title || ' ' || revisions.body)"
+            " @@ websearch_to_tsquery('simple', :q)))"
         ).bindparams(q=text)
 
     def desk_deliveries(
