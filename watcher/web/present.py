@@ -21,7 +21,9 @@ from watcher.sanitize import Limits
 from watcher.store import DeskEvent, RevisionRow
 from watcher.text import printable
 
-TEXT_LIMIT = Limits().alert_chars  # characters of an entry's text on the desk
+TEXT_LIMIT = Limits().alert_chars  # characters of an update's changes on the desk
+PREVIEW = 600  # characters of a new or removed entry's text: its first lines, the rest on
+# its own page (the stylesheet shows about five lines)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +52,8 @@ def stamp(seconds: float | None) -> tuple[str, str]:
 
 
 def card(event: DeskEvent) -> EventCard:
-    alert = clipped(event.alert, TEXT_LIMIT)
+    updated = event.alert.kind is Kind.UPDATED and event.alert.diff
+    alert = clipped(event.alert, TEXT_LIMIT if updated else PREVIEW)
     if alert.kind is Kind.UPDATED and alert.diff:
         text = render_diff(alert.diff, alert.matches, "html", style=WEB)
     else:
