@@ -10,11 +10,13 @@ The table goes to stdout and into benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,12 +77,33 @@ def run_urlwatch(work: Path, feeds: Feeds, server: Server) -> list[Pass]:
     return passes("urlwatch", cmd, feeds, re.compile(r"^\d+\. (?:NEW|CHANGED):", re.M))
 
 
-def run_watcher(work: Path, feeds: Feeds, server: Server) -> tuple[list[Pass], Path]:
-    config = work / "watcher.yaml"
-    state = work / "watcher.db"
+@contextlib.contextmanager
+def pg_schema(base_url: str, name: str) -> Iterator[str]:
+    """A schema of its own on the PostgreSQL server, dropped after: its URL."""
+    import sqlalchemy as sa
+
+    from watcher.store.engine import normalize_url
+
+    admin = sa.create_engine(normalize_url(base_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
+        conn.execute(sa.text(f"CREATE SCHEMA {name}"))
+    try:
+        yield f"{base_url}?options=-csearch_path%3D{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
+        admin.dispose()
+
+
+def run_watcher(
+    work: Path, feeds: Feeds, server: Server, state: str = "", tool: str = "watcher"
+) -> tuple[list[Pass], Path]:
+    config = work / f"{tool.replace(' ', '-')}.yaml"
+    state = state or str(work / "watcher.db")
     sources = "".join(f"  - name: f{i}\n    feed: {server.url(i)}\n" for i in range(feeds.count))
     config.write_text(
-        f"state: {state}\ninterval: 60s\nsources:\n{sources}"
+        f"state: '{state}'\ninterval: 60s\nsources:\n{sources}"
         # Rules tag the events; like urlwatch's report, the events go to stdout (--json).
         "rules:\n  - name: Putin\n    keywords: [Putin, Kremlin]\n    notify: []\n"
         "  - name: Riyadh\n    keywords: [Riyadh, Saudi capital]\n    notify: []\n"
@@ -88,7 +111,24 @@ def run_watcher(work: Path, feeds: Feeds, server: Server) -> tuple[list[Pass], P
     for stale in work.glob("watcher.db*"):
         stale.unlink()
     cmd = [str(WATCHER), "check", "-c", str(config), "--json"]
-    return passes("watcher", cmd, feeds, re.compile(r"^\{", re.M)), config
+    return passes(tool, cmd, feeds, re.compile(r"^\{", re.M)), config
+
+
+def backends(rows: list[Pass]) -> str:
+    """watcher's passes on SQLite and on PostgreSQL, from the same run."""
+    by = {(p.tool, p.name): p for p in rows}
+    lines = [
+        "| pass | watcher, SQLite | watcher, PostgreSQL | PostgreSQL / SQLite "
+        "| peak RSS (SQLite / PostgreSQL) |",
+        "|---|---|---|---|---|",
+    ]
+    for name in ("first", "unchanged", "5% changed"):
+        lite, pg = by[("watcher", name)], by[("watcher on PostgreSQL", name)]
+        lines.append(
+            f"| {name} | {lite.seconds:.2f} s | {pg.seconds:.2f} s "
+            f"| {pg.seconds / lite.seconds:.2f} | {lite.peak_mb:.0f} / {pg.peak_mb:.0f} MB |"
+        )
+    return "\n".join(lines)
 
 
 def passes(tool: str, cmd: list[str], feeds: Feeds, count: re.Pattern[str]) -> list[Pass]:
@@ -126,16 +166,15 @@ def daemon_cpu(config: Path, seconds: float) -> tuple[float, float, float]:
 def shared_store(server: Server, feeds: Feeds, instances: int, base_url: str, steady: float) -> str:
     """`instances` daemons on one PostgreSQL: how long until every feed is baselined, and
     then each instance's CPU while the feeds are unchanged and polled every 30 s."""
+    with pg_schema(base_url, f"watcher_bench_{instances}") as url:
+        return _shared_store(server, feeds, instances, url, steady)
+
+
+def _shared_store(server: Server, feeds: Feeds, instances: int, url: str, steady: float) -> str:
     import sqlalchemy as sa
 
     from watcher.store.engine import normalize_url
 
-    schema = f"watcher_bench_{instances}"
-    admin = sa.create_engine(normalize_url(base_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    url = f"{base_url}?options=-csearch_path%3D{schema}"
     config = HERE / ".work" / f"pg{instances}.yaml"
     sources = "".join(f"  - name: f{i}\n    feed: {server.url(i)}\n" for i in range(feeds.count))
     config.write_text(f"state: '{url}'\ninterval: 30s\nsources:\n{sources}")
@@ -178,9 +217,6 @@ def shared_store(server: Server, feeds: Feeds, instances: int, base_url: str, st
         for proc in procs:
             proc.wait(30)
         engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        admin.dispose()
     per = ", ".join(f"{s:.1f}%" for s in shares)
     return f"| {instances} | {first:.1f} s | {per} |"
 
@@ -238,6 +274,12 @@ def main() -> None:
                 f"({overall:.1f}% including start-up and the first round), peak RSS {peak:.0f} MB."
             )
         if args.postgres:
+            with pg_schema(args.postgres, "watcher_bench_passes") as url:
+                pg_rows, _ = run_watcher(work, feeds, server, url, "watcher on PostgreSQL")
+            result += (
+                f"\n\nThe same passes with the store on PostgreSQL (on this machine), in the "
+                f"same run:\n\n{backends(watcher_rows + pg_rows)}"
+            )
             lines = [
                 "\n\nSeveral `watcher run` instances on one PostgreSQL (on this machine), the "
                 f"same {args.feeds} feeds polled every 30 s: time until every feed is polled and "
