@@ -221,6 +221,56 @@ def _shared_store(server: Server, feeds: Feeds, instances: int, url: str, steady
     return f"| {instances} | {first:.1f} s | {per} |"
 
 
+def timed_full(cmd: list[str]) -> tuple[float, float, float, int]:
+    """Wall and CPU seconds (user and system, the process and its children), peak RSS in
+    MB of the largest process, and events printed."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    out = proc.stdout.read() if proc.stdout else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise SystemExit(f"{cmd[0]} failed with status {status}")
+    wall = time.perf_counter() - started
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.count("\n")
+
+
+def scale(
+    work: Path, server: Server, base: list[Pass], base_count: int, count: int, entries: int
+) -> tuple[str, Path]:
+    """watcher alone at `count` feeds: its three passes against those at the base size,
+    the store's size per entry, and the daemon polling them every 5 minutes."""
+    feeds = Feeds(server.root, count, entries)
+    config = work / "scale.yaml"
+    state = work / "scale.db"
+    sources = "".join(f"  - name: f{i}\n    feed: {server.url(i)}\n" for i in range(count))
+    config.write_text(f"state: {state}\ninterval: 5m\nsources:\n{sources}")
+    for stale in work.glob("scale.db*"):
+        stale.unlink()
+    cmd = [str(WATCHER), "check", "-c", str(config), "--json"]
+    feeds.write_all()
+    measured = {"first": timed_full(cmd), "unchanged": timed_full(cmd)}
+    feeds.change(0.05)
+    measured["5% changed"] = timed_full(cmd)
+    size = state.stat().st_size
+    by = {p.name: p for p in base if p.tool == "watcher"}
+    lines = [
+        f"| pass | {count} feeds: wall | CPU | peak RSS (largest process) | events "
+        f"| time against {base_count} feeds |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, (wall, cpu, peak, events) in measured.items():
+        lines.append(
+            f"| {name} | {wall:.2f} s | {cpu:.2f} s | {peak:.0f} MB | {events} "
+            f"| {wall / by[name].seconds:.1f}x |"
+        )
+    stored = count * entries
+    lines.append(
+        f"\nThe store after these passes: {size / 1e6:.0f} MB, {size / stored / 1024:.2f} KB "
+        f"per stored entry ({stored:,} entries and their revisions)."
+    )
+    return "\n".join(lines), config
+
+
 def table(rows: list[Pass], feeds: int, entries: int, server: str) -> str:
     by = {(p.tool, p.name): p for p in rows}
     lines = [
@@ -245,6 +295,8 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=2000)
     parser.add_argument("--entries", type=int, default=40)
     parser.add_argument("--daemon-seconds", type=float, default=120.0)
+    parser.add_argument("--scale", type=int, default=20000, help="feeds of the scale run (0: none)")
+    parser.add_argument("--scale-daemon-seconds", type=float, default=600.0)
     parser.add_argument("--no-readme", action="store_true", help="do not update README.md")
     parser.add_argument(
         "--postgres",
@@ -273,6 +325,19 @@ def main() -> None:
                 f"one core on average over {args.daemon_seconds:.0f} s after start-up "
                 f"({overall:.1f}% including start-up and the first round), peak RSS {peak:.0f} MB."
             )
+        if args.scale:
+            big, big_config = scale(
+                work, server, watcher_rows, args.feeds, args.scale, args.entries
+            )
+            result += f"\n\nwatcher alone at {args.scale} feeds, in the same run:\n\n{big}"
+            if args.daemon_seconds > 0:
+                overall, steady, peak = daemon_cpu(big_config, args.scale_daemon_seconds)
+                result += (
+                    f"\n\n`watcher run` polling the {args.scale} feeds every 5 minutes: "
+                    f"{steady:.1f}% of one core on average over {args.scale_daemon_seconds:.0f} s "
+                    f"after start-up ({overall:.1f}% including it), peak RSS {peak:.0f} MB."
+                )
+            Feeds(server.root, args.feeds, args.entries).write_all()
         if args.postgres:
             with pg_schema(args.postgres, "watcher_bench_passes") as url:
                 pg_rows, _ = run_watcher(work, feeds, server, url, "watcher on PostgreSQL")
