@@ -30,10 +30,10 @@ import sqlalchemy as sa
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from benchmarks.common import pg_schema, postgres_answers, write_section  # noqa: E402
 from tests.helpers import free_port, wait_for  # noqa: E402
 from watcher.store import Store, deliveries, entries, events, revisions, sources  # noqa: E402
 
-MARK_START, MARK_END = "<!-- desk:start -->", "<!-- desk:end -->"
 EVENTS = 100_000
 SOURCES = 50
 REVISIONS_PER_ENTRY = 5
@@ -284,21 +284,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         rows.append(measure("SQLite", f"sqlite:///{tmp}/desk.db", Path(tmp)))
         print(json.dumps(rows[-1]), flush=True)
-        schema = f"desk_bench_{os.getpid()}"
-        admin = sa.create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://", 1))
-        try:
-            with admin.begin() as conn:
-                conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-        except sa.exc.OperationalError:
+        if not postgres_answers(POSTGRES):
             print("no PostgreSQL: SQLite only", flush=True)
         else:
-            try:
-                pg = f"{POSTGRES}?options=-csearch_path%3D{schema}"
+            with pg_schema(POSTGRES, f"desk_bench_{os.getpid()}") as pg:
                 rows.append(measure("PostgreSQL", pg, Path(tmp)))
                 print(json.dumps(rows[-1]), flush=True)
-            finally:
-                with admin.begin() as conn:
-                    conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
     fills = ", ".join(f"{r['store']} filled in {r['fill_s']:.0f} s" for r in rows)
     text = (
         f"{EVENTS:,} events (20,000 entries of 5 revisions, 50 live blogs), on "
@@ -307,10 +298,7 @@ def main() -> None:
     )
     print(text)
     if not args.no_readme:
-        readme = HERE / "README.md"
-        current = readme.read_text()
-        start, end = current.index(MARK_START), current.index(MARK_END)
-        readme.write_text(f"{current[: start + len(MARK_START)]}\n{text}\n{current[end:]}")
+        write_section("desk", text)
 
 
 if __name__ == "__main__":

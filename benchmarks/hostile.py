@@ -32,10 +32,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import write_section  # noqa: E402
 from benchmarks.feedserver import Server, render_feed  # noqa: E402
 
 WATCHER = ROOT / ".venv" / "bin" / "watcher"
-MARK_START, MARK_END = "<!-- hostile:start -->", "<!-- hostile:end -->"
 
 
 def unclosed_tags() -> bytes:
@@ -216,10 +216,7 @@ def main() -> None:
     )
     print(text)
     if not args.no_readme:
-        readme = HERE / "README.md"
-        current = readme.read_text()
-        start, end = current.index(MARK_START), current.index(MARK_END)
-        readme.write_text(f"{current[: start + len(MARK_START)]}\n{text}\n{current[end:]}")
+        write_section("hostile", text)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,11 @@ The table goes to stdout and into benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,11 +22,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import pg_schema, write_section  # noqa: E402
 from benchmarks.feedserver import Feeds, Server  # noqa: E402
 
 WATCHER = ROOT / ".venv" / "bin" / "watcher"
 URLWATCH_VERSION = "2.29"
-MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
 @dataclass
@@ -75,25 +73,6 @@ def run_urlwatch(work: Path, feeds: Feeds, server: Server) -> list[Pass]:
     cmd = [str(binary), "--urls", str(urls), "--config", str(config), "--cache", str(cache)]
     subprocess.run([*cmd, "--list"], stdout=subprocess.DEVNULL, check=True)  # writes its config
     return passes("urlwatch", cmd, feeds, re.compile(r"^\d+\. (?:NEW|CHANGED):", re.M))
-
-
-@contextlib.contextmanager
-def pg_schema(base_url: str, name: str) -> Iterator[str]:
-    """A schema of its own on the PostgreSQL server, dropped after: its URL."""
-    import sqlalchemy as sa
-
-    from watcher.store.engine import normalize_url
-
-    admin = sa.create_engine(normalize_url(base_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
-        conn.execute(sa.text(f"CREATE SCHEMA {name}"))
-    try:
-        yield f"{base_url}?options=-csearch_path%3D{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
-        admin.dispose()
 
 
 def run_watcher(
@@ -359,10 +338,7 @@ def main() -> None:
         server.stop()
     print(result)
     if not args.no_readme:
-        readme = HERE / "README.md"
-        text = readme.read_text()
-        start, end = text.index(MARK_START) + len(MARK_START), text.index(MARK_END)
-        readme.write_text(text[:start] + "\n" + result + "\n" + text[end:])
+        write_section("bench", result)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,48 @@
+"""What the benchmarks share: their tables written into benchmarks/README.md, and a
+PostgreSQL schema of their own."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from watcher.store.engine import normalize_url
+
+README = Path(__file__).resolve().parent / "README.md"
+
+
+def write_section(key: str, text: str) -> None:
+    """`text` between the README's `<!-- key:start -->` and `<!-- key:end -->` marks."""
+    start_mark, end_mark = f"<!-- {key}:start -->", f"<!-- {key}:end -->"
+    current = README.read_text()
+    start, end = current.index(start_mark) + len(start_mark), current.index(end_mark)
+    README.write_text(f"{current[:start]}\n{text}\n{current[end:]}")
+
+
+def postgres_answers(base_url: str) -> bool:
+    engine = sa.create_engine(normalize_url(base_url))
+    try:
+        with engine.connect():
+            return True
+    except sa.exc.OperationalError:
+        return False
+    finally:
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def pg_schema(base_url: str, name: str) -> Iterator[str]:
+    """A schema of its own on the PostgreSQL server, dropped after: its URL."""
+    admin = sa.create_engine(normalize_url(base_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
+        conn.execute(sa.text(f"CREATE SCHEMA {name}"))
+    try:
+        yield f"{base_url}?options=-csearch_path%3D{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
+        admin.dispose()
