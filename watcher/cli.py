@@ -56,6 +56,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from watcher.check import check, default_workers
+    from watcher.model import DeliveryStatus
     from watcher.notify.outbox import Outbox
     from watcher.store import Store
 
@@ -70,9 +71,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             # A name of its own: a daemon of this instance may be draining the channels.
             me = f"{config.instance_name}:check:{os.getpid()}"
             store.register(me)
-            queued = len(store.pending())
+            queued = store.delivery_counts().get(DeliveryStatus.PENDING, 0)
             Outbox.of(store, config).drain(me, due_only=False)
-            waiting = len(store.pending())
+            waiting = store.delivery_counts().get(DeliveryStatus.PENDING, 0)
         finally:
             store.close()
     if args.json:

@@ -100,7 +100,8 @@ def source_views(config: Config, store: Store, now: float) -> list[SourceView]:
     held = {c.name: c for c in store.claim_rows()}
     configured = {s.name: s for s in config.sources}
     views = []
-    for state in store.source_states():
+    states = store.source_states()
+    for state in states:
         claim = held.get(state.source)
         next_poll = _next_poll(config, configured.get(state.source), state, claim, now)
         if next_poll in ("polling now", "paused", "not configured"):
@@ -124,7 +125,7 @@ def source_views(config: Config, store: Store, now: float) -> list[SourceView]:
                 state.title or "",
             )
         )
-    for name in sorted(set(configured) - {s.source for s in store.source_states()}):
+    for name in sorted(set(configured) - {s.source for s in states}):
         claim = held.get(name)
         if claim is not None and claim.owner is not None and claim.alive:
             next_poll = "polling now"
