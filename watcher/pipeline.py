@@ -116,6 +116,10 @@ class Pipeline:
                 log.add_url_secrets(target.location)
         self.errors_to = [ERRORS] if ERRORS in config.channels else []
         self._touches: list[Touch] = []
+        # Documents in hand, fetched and not yet stored: as many as fetches at once. Else
+        # fetching outruns parsing, and a first pass over 20,000 feeds held most of their
+        # bodies at once (392 MB for the largest process).
+        self._in_hand = asyncio.Semaphore(config.fetch.concurrency)
 
     async def aclose(self) -> None:
         self.flush()
@@ -201,6 +205,12 @@ class Pipeline:
     async def _poll(self, kind: SourceKind, target: Target, row: SourceRow | None) -> PollResult:
         if fires("poll.raise"):  # a bug of watcher's own, for the tests
             raise RuntimeError("failpoint poll.raise")
+        async with self._in_hand:
+            return await self._fetch_parse_store(kind, target, row)
+
+    async def _fetch_parse_store(
+        self, kind: SourceKind, target: Target, row: SourceRow | None
+    ) -> PollResult:
         etag, last_modified = (row.etag, row.last_modified) if row else (None, None)
         fetched = await kind.fetch(target, etag, last_modified)
         body = fetched.body
