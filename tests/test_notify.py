@@ -111,6 +111,34 @@ def test_webhook_failing_twice_then_accepting_gets_the_alert_exactly_once(
     assert len(receiver.requests) == 3
     assert len(receiver.accepted) == 1
     assert [r[:2] for r in outbox(config.parent / "state.db")] == [("done", 3)]
+    keys = {r.headers["Idempotency-Key"] for r in receiver.requests}
+    assert len(keys) == 1, "each try of one message carries its key"
+
+
+def test_a_send_cut_off_by_a_crash_goes_again_under_the_same_key(
+    seed_copy: Path, make_config, receiver: LocalServer
+) -> None:
+    """Killed after the channel took the alert and before the store noted it: the one
+    window no channel lets us close. The restart sends it again, under the key the
+    receiver saw, and says so; it is not lost."""
+    config = make_config(CONFIG.format(port=receiver.port))
+    crashed = run_watcher(
+        "check",
+        "-c",
+        str(config),
+        env=watcher_env(HOOK_PASSWORD=SECRET, WATCHER_FAILPOINTS="outbox.before_mark"),
+    )
+    assert crashed.returncode == -9
+    assert [r[0] for r in outbox(config.parent / "state.db")] == ["pending"]
+
+    again = run_watcher("check", "-c", str(config), env=watcher_env(HOOK_PASSWORD=SECRET))
+    assert again.returncode == 0, again.stderr
+    first, second = receiver.accepted
+    assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"]
+    assert len(first.headers["Idempotency-Key"]) == 32
+    assert first.body == second.body
+    assert "sent again after a send cut off by a crash" in again.stderr
+    assert [r[:2] for r in outbox(config.parent / "state.db")] == [("done", 1)]
 
 
 def test_templates_shape_the_message(seed_copy: Path, make_config, receiver: LocalServer) -> None:

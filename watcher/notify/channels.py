@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +27,14 @@ FORMATS = {
     "html": apprise.NotifyFormat.HTML,
 }
 EMAIL_SCHEMES = ("mailto://", "mailtos://")
+# Where each kind of service carries a message's key (Apprise's class names).
+_WEBHOOK = "Idempotency-Key"  # the IETF httpapi draft's name
+KEY_HEADERS = {
+    "NotifyJSON": _WEBHOOK,
+    "NotifyXML": _WEBHOOK,
+    "NotifyForm": _WEBHOOK,
+    "NotifyEmail": "X-Watcher-Key",
+}
 
 
 class _Said(logging.Handler):
@@ -103,6 +112,7 @@ class Channel:
         self.name = name
         self._format = fmt
         self._apprise = apprise.Apprise()
+        self._lock = threading.Lock()  # a key set on a service holds for one send
         self.safe_urls: list[str] = []
         for url in urls:
             plugin, _ = _instantiate(url)
@@ -112,6 +122,22 @@ class Channel:
             log.add_url_secrets(url, private)
             self.safe_urls.append(private)
             self._apprise.add(plugin)
+
+    @contextmanager
+    def _keyed(self, key: str | None) -> Iterator[None]:
+        with self._lock:
+            keyed = []
+            for plugin in self._apprise:
+                header = KEY_HEADERS.get(type(plugin).__name__)
+                headers = getattr(plugin, "headers", None)
+                if key and header and isinstance(headers, dict):
+                    headers[header] = key
+                    keyed.append((headers, header))
+            try:
+                yield
+            finally:
+                for headers, header in keyed:
+                    headers.pop(header, None)
 
     @property
     def format(self) -> Format:
@@ -130,9 +156,13 @@ class Channel:
             return "html"
         return "markdown"
 
-    def send(self, title: str, body: str) -> Sent:
-        """Sends to every service; a success only if every one of them accepted it."""
-        result = self._apprise.notify(body=body, title=title, body_format=FORMATS[self.format])
+    def send(self, title: str, body: str, key: str | None = None) -> Sent:
+        """Sends to every service; a success only if every one of them accepted it.
+
+        `key` names the message across its tries, in a header where the service has
+        headers (KEY_HEADERS): a receiver that has seen it can drop a second copy."""
+        with self._keyed(key):
+            result = self._apprise.notify(body=body, title=title, body_format=FORMATS[self.format])
         answers = []
         for service in result.results:
             answer = f"{service.name}: {service.status.name.lower()}"

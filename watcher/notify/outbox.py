@@ -5,6 +5,13 @@ channel that hangs holds up nothing else). What goes out when is the policy's ca
 (policy.py); a failed send stays pending and is retried with growing, jittered delays
 until the alert is `max_age` old, then it is marked failed, with the reason, in the store
 and in the log. Nothing is dropped silently.
+
+A send is noted in the store before it starts, under a key that each try of that message
+carries (webhooks: the `Idempotency-Key` header). A process killed after the channel took
+a message and before it noted so leaves the note behind: the next pass sends the message
+again under the same key, so that a receiver can drop the copy, and logs that it did.
+That window, from the channel's answer to the commit, is milliseconds; no channel offers
+a way to close it.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import logging
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import time as clock_time
 from typing import TYPE_CHECKING
@@ -159,6 +167,15 @@ class Outbox:
 
     def _send(self, name: str, message: Message, batch: list[Delivery], max_age: float) -> None:
         fields = {"channel": name, "events": ",".join(str(d.alert.event_id) for d in batch)}
+        key = next((d.send_key for d in batch if d.send_key), None) or uuid.uuid4().hex
+        cut_off = [d for d in batch if d.sending_at is not None]
+        if cut_off:  # the channel may have taken it before the process died: say so
+            logger.warning(
+                "alert sent again after a send cut off by a crash; the channel may show it"
+                " twice (same Idempotency-Key)",
+                extra={**fields, "key": key},
+            )
+        self.store.sending([d.id for d in batch], key)
         try:
             channel = self.channel(name)
             if channel is None:  # not in the config since the delivery was queued
@@ -171,13 +188,14 @@ class Outbox:
                 (group,) = groups
                 sources = list(dict.fromkeys(alert.source for alert in group))
                 title, body = render(group[0], channel.format, config.title, config.body, sources)
-            result = channel.send(title, body)
+            result = channel.send(title, body, key)
             ok, detail = result.ok, result.detail
         except Exception as exc:  # one broken alert must not stop the others
             logger.exception("alert could not be sent", extra=fields)
             ok, detail = False, redact(f"{type(exc).__name__}: {exc}")
         now = self.clock()
         if ok:
+            failpoint("outbox.before_mark")  # the window: the channel took it, not yet noted
             self.store.delivered(name, [d.id for d in batch])
             # On the console the alert itself is the news: its log line would interleave.
             console = all(u.startswith("console://") for u in self.configs[name].urls)

@@ -18,7 +18,7 @@ from watcher.store.engine import StoreError
 from watcher.store.schema import claims, meta, metadata, sources
 
 logger = logging.getLogger(__name__)
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 _LOCK = 0x77617463  # "watc": the advisory lock that migrations hold on PostgreSQL
 
 
@@ -99,6 +99,15 @@ def _v7(conn: Connection) -> None:
     conn.execute(sa.text("CREATE INDEX IF NOT EXISTS events_by_source ON events (source_id, id)"))
 
 
+def _v8(conn: Connection) -> None:
+    """Sends under way, so that one cut off by a crash is known, and sent again under
+    the same key."""
+    have = {c["name"] for c in sa.inspect(conn).get_columns("deliveries")}
+    for column, kind in (("sending_at", "FLOAT"), ("send_key", "VARCHAR(64)")):
+        if column not in have:
+            conn.execute(sa.text(f"ALTER TABLE deliveries ADD COLUMN {column} {kind}"))
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2,
     3: _v3,
@@ -106,6 +115,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     5: _v5,
     6: _v6,
     7: _v7,
+    8: _v8,
 }
 
 

@@ -56,6 +56,16 @@ class Outbox(Database):
         with self._read() as conn:
             return [float(t) for t in conn.execute(query).scalars()]
 
+    def sending(self, ids: Sequence[int], key: str) -> None:
+        """Notes a send of these deliveries under way (committed before it starts), under
+        `key`: found later by a process that did not make it, it was cut off."""
+        with self._write() as conn:
+            conn.execute(
+                deliveries.update()
+                .where(deliveries.c.id.in_(ids))
+                .values(sending_at=time.time(), send_key=key)
+            )
+
     def delivered(self, channel: str, ids: Sequence[int]) -> None:
         """Marks the deliveries of one message done, and notes the message."""
         now = time.time()
@@ -68,13 +78,18 @@ class Outbox(Database):
                     attempts=deliveries.c.attempts + 1,
                     done_at=now,
                     last_error=None,
+                    sending_at=None,
                 )
             )
             conn.execute(sends.insert().values(channel=channel, sent_at=now, deliveries=len(ids)))
 
     def delivery_failed(self, ids: Sequence[int], reason: str, retry_at: float | None) -> None:
         """Records a failed send: pending again at `retry_at`, or failed for good if None."""
-        values: dict[str, Any] = {"attempts": deliveries.c.attempts + 1, "last_error": reason}
+        values: dict[str, Any] = {
+            "attempts": deliveries.c.attempts + 1,
+            "last_error": reason,
+            "sending_at": None,
+        }
         if retry_at is None:
             values.update(status=DeliveryStatus.FAILED, done_at=time.time())
         else:

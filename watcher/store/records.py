@@ -101,6 +101,8 @@ class Delivery:
     created_at: float
     priority: bool
     alert: Alert
+    sending_at: float | None = None  # a send under way, or cut off, since then
+    send_key: str | None = None  # the key its message went out under
 
 
 def alert_of(r: Any) -> Alert:
@@ -131,6 +133,8 @@ def delivery_of(r: Any) -> Delivery:
         created_at=r.delivery_created_at,
         priority=bool(r.priority),
         alert=alert_of(r),
+        sending_at=r.sending_at,
+        send_key=r.send_key,
     )
 
 

@@ -108,6 +108,10 @@ deliveries = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("done_at", sa.Float),
+    # A send under way since then (None when none is): one found set by a process that is
+    # gone ended in doubt, and is sent again under the same key (notify/outbox.py).
+    sa.Column("sending_at", sa.Float),
+    sa.Column("send_key", sa.String(64)),
     sa.UniqueConstraint("event_id", "channel"),
 )
 sa.Index("deliveries_due", deliveries.c.status, deliveries.c.channel)
@@ -280,5 +284,7 @@ DELIVERIES = sa.select(
     deliveries.c.status,
     deliveries.c.last_error,
     deliveries.c.done_at,
+    deliveries.c.sending_at,
+    deliveries.c.send_key,
     *EVENT_COLUMNS,
 ).select_from(with_event(deliveries.join(events, deliveries.c.event_id == events.c.id)))
