@@ -427,6 +427,31 @@ def test_redirects_may_not_leave_http(here: str, there: str, reason: str) -> Non
         asyncio.run(fetcher._redirect(httpx.URL(here), httpx.URL(there), here))
 
 
+def test_cookies_last_one_poll_s_redirects_and_no_longer(server: LocalServer) -> None:
+    """A consent redirect's cookie goes with the hop it leads to; nothing a page set goes
+    with the next poll, of that source or another."""
+    server.serve("/feed", rss(ITEMS))
+    server.serve(
+        "/consent",
+        status=302,
+        headers={"Location": "/feed", "Set-Cookie": "consent=yes; Path=/"},
+        validators=False,
+    )
+
+    async def polls() -> None:
+        fetcher = HttpFetcher(FetchConfig())
+        try:
+            await fetcher.get(server.url("/consent"), None, None)
+            await fetcher.get(server.url("/feed"), None, None)
+        finally:
+            await fetcher.aclose()
+
+    asyncio.run(polls())
+    hop, later = server.got("/feed")
+    assert hop.headers.get("Cookie") == "consent=yes"
+    assert "Cookie" not in later.headers
+
+
 def test_credentials_in_a_feed_url_become_basic_auth(server: LocalServer, make_config: Any) -> None:
     server.serve("/feed", rss(ITEMS))
     url = server.url("/feed").replace("http://", "http://reader:s3cret-pass@")
