@@ -9,8 +9,11 @@ mass-removal boundary, a hold disarmed by a glitch that goes away.
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +24,10 @@ from tests.helpers import run_watcher
 from tests.servers import LocalServer
 from watcher.config import ChannelConfig, DuplicatesConfig
 from watcher.diff import compare
-from watcher.model import Entry, Event, Snapshot, Target
+from watcher.model import Entry, Event, Snapshot, Target, document
 from watcher.notify.outbox import Outbox
 from watcher.pipeline import mass_removal
+from watcher.sources.feedformats import parse_feed
 from watcher.store import Store
 
 ITEMS = seed_items()
@@ -84,6 +88,36 @@ def test_the_same_bytes_without_validators_are_not_parsed_again(
     _, logs = check(config)  # 200 with the same body: the content hash says unchanged
     assert len(server.got("/feed")) == 2
     assert not said(logs, "polled")
+
+
+def test_a_changed_feed_reads_its_changed_items_and_keeps_the_others_as_stored(
+    server: LocalServer, make_config: Any
+) -> None:
+    server.serve("/feed", rss(ITEMS))
+    config = feed_config(make_config, server)
+    check(config)
+    before = stored_entries(config.parent / "state.db")
+    edited = list(ITEMS)
+    edited[1] = ITEMS[1].with_paragraph("Putin later confirmed the call.")
+    edited[3] = replace(ITEMS[3], published=ITEMS[3].published + timedelta(seconds=1))
+    server.serve("/feed", rss(edited))
+
+    events, _ = check(config)
+    assert [(e["kind"], e["entry"]) for e in events] == [("updated", ITEMS[1].id)]
+    assert "{+Putin later confirmed the call.+}" in events[0]["diff"]
+    after = stored_entries(config.parent / "state.db")
+    # The words stored are the whole feed's, read afresh; the kept items' are untouched.
+    fresh = parse_feed(rss(edited).encode(), None, server.url("/feed")).entries
+    assert {k: text for k, (text, _) in after.items()} == {e.key: e.document for e in fresh}
+    # A digest changes with its item, the date-only edit's too (not read again next time).
+    assert {k for k in before if before[k][1] != after[k][1]} == {ITEMS[1].id, ITEMS[3].id}
+
+
+def stored_entries(db: Path) -> dict[str, tuple[str, str]]:
+    """key -> (document, digest) of each stored entry."""
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT key, title, body, digest FROM entries").fetchall()
+    return {key: (document(title, body), digest) for key, title, body, digest in rows}
 
 
 # The held-poll rule ---------------------------------------------------------------------

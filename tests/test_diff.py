@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ def kinds(result: Comparison) -> list[tuple[Kind, str]]:
     return [(c.kind, c.entry.title) for c in result.changes]
 
 
-def edit(index: int, **fields: str) -> tuple[Entry, ...]:
+def edit(index: int, **fields: Any) -> tuple[Entry, ...]:
     entries = list(SEED_ENTRIES)
     entries[index] = replace(entries[index], **fields)
     return tuple(entries)

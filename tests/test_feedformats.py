@@ -9,7 +9,7 @@ import pytest
 from tests.feeds import atom, json_feed, rdf, rss, seed_items
 from watcher.model import Entry
 from watcher.sources.base import SourceError
-from watcher.sources.feedformats import _feedparser, _xml_feed, parse_feed
+from watcher.sources.feedformats import _feedparser, _Memo, _xml_feed, parse_feed
 
 ITEMS = seed_items()
 XML_FEEDS = {
@@ -25,10 +25,61 @@ def brief(entries: list[Entry] | tuple[Entry, ...]) -> list[tuple[str | None, st
     return [(e.key, e.title, e.body) for e in entries]
 
 
+# Every format whose items get a digest, by the function that writes it.
+WRITERS = {
+    "rss": rss,
+    "rss content:encoded": lambda items: rss(items, content=True),
+    "atom html": atom,
+    "atom xhtml": lambda items: atom(items, "xhtml"),
+    "atom text": lambda items: atom(items, "text"),
+    "json feed": json_feed,
+}
+EDITS = {
+    "title": lambda item: replace(item, title=item.title + ", officials say"),
+    "body": lambda item: item.with_paragraph("Officials later confirmed the call."),
+    "spacing in the body markup": lambda item: replace(
+        item, paragraphs=(item.paragraphs[0].replace(" ", "  ", 1), *item.paragraphs[1:])
+    ),
+}
+
+
+@pytest.mark.parametrize("edit", list(EDITS))
+@pytest.mark.parametrize("name", list(WRITERS))
+def test_an_item_as_stored_is_kept_unread_and_an_edit_to_its_text_is_read(
+    name: str, edit: str
+) -> None:
+    write, url = WRITERS[name], "https://example.org/feed"
+    first = parse_feed(write(ITEMS).encode(), None, url)
+    known = {e.key or "": e.digest or "" for e in first.entries}
+    assert all(known.values()) and len(known) == len(ITEMS)
+
+    again = parse_feed(write(ITEMS).encode(), None, url, known)
+    assert all(e.kept and (e.title, e.body) == ("", "") for e in again.entries)
+
+    edited = list(ITEMS)
+    edited[2] = EDITS[edit](ITEMS[2])
+    after = parse_feed(write(edited).encode(), None, url, known)
+    (read,) = [e for e in after.entries if not e.kept]
+    whole = parse_feed(write(edited).encode(), None, url).entries
+    (fresh,) = [e for e in whole if e.key == read.key]
+    assert read == fresh and read.key == ITEMS[2].id and read.digest != known[read.key]
+
+
+def test_only_the_first_item_of_a_repeated_id_is_kept() -> None:
+    """The second item with an id is stored as `id~2`: the digest stored for `id` is not
+    its own, whatever it says."""
+    twice = [ITEMS[0], replace(ITEMS[1], id=ITEMS[0].id)]
+    url = "https://example.org/feed"
+    first = parse_feed(rss(twice).encode(), None, url)
+    known = {ITEMS[0].id: first.entries[0].digest or ""}
+    again = parse_feed(rss([ITEMS[0], ITEMS[0]]).encode(), None, url, known)
+    assert [e.kept for e in again.entries] == [True, False]
+
+
 @pytest.mark.parametrize("name", list(XML_FEEDS))
 def test_fast_path_gives_what_feedparser_gives(name: str) -> None:
     body = XML_FEEDS[name].encode()
-    fast = _xml_feed(body, "https://example.org/feed")
+    fast = _xml_feed(body, _Memo({}, "https://example.org/feed"))
     assert fast is not None
     assert brief(fast) == brief(_feedparser(body, "application/xml", "https://example.org/feed"))
     assert [e.url for e in fast] == [i.link for i in ITEMS]

@@ -9,6 +9,7 @@ the same entry rather than a removal plus a new entry.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from diff_match_patch import diff_match_patch
 
@@ -47,6 +48,25 @@ def word_diff(old: str, new: str, timeout: float = DIFF_TIMEOUT) -> tuple[DiffOp
     diffs = dmp.diff_main(encode(old), encode(new), False)
     dmp.diff_cleanupSemantic(diffs)
     return tuple((op, decode(chars)) for op, chars in diffs)
+
+
+def fill_kept(snapshot: Snapshot, stored: Sequence[StoredEntry]) -> Snapshot | None:
+    """The snapshot with each kept entry (an item as it was when stored, which the parser
+    did not read again) in its stored words; None if one has no stored entry."""
+    if not any(entry.kept for entry in snapshot.entries):
+        return snapshot
+    by_key = {s.key: s for s in stored}
+    filled = []
+    for entry in snapshot.entries:
+        old = by_key.get(entry.key or "") if entry.kept else None
+        if entry.kept and old is None:
+            return None
+        filled.append(
+            replace(entry, title=old.title, body=old.body, url=old.url, kept=False)
+            if old is not None
+            else entry
+        )
+    return replace(snapshot, entries=tuple(filled))
 
 
 def compare(

@@ -57,6 +57,11 @@ class Entry:
     url: str | None = None
     published: str | None = None
     updated: str | None = None
+    # A hash of the item as the document wrote it (feeds), stored with the entry. An
+    # entry `kept` is an item whose digest is the stored one: the parser did not reduce
+    # it to text again, and the pipeline fills it in from the store (diff.fill_kept).
+    digest: str | None = None
+    kept: bool = False
 
     @property
     def document(self) -> str:
@@ -96,6 +101,7 @@ class StoredEntry:
     position: int
     url: str | None = None
     revision: int = 1
+    digest: str | None = None
 
     @property
     def document(self) -> str:

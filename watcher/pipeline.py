@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from watcher import log, sources
 from watcher.config import ERRORS, Config
-from watcher.diff import compare
+from watcher.diff import compare, fill_kept
 from watcher.failpoints import failpoint, fires
 from watcher.model import Alert, Comparison, Kind, PollOutcome, Snapshot, Target
 from watcher.rules import Ruleset
@@ -224,8 +224,9 @@ class Pipeline:
         if row is not None and digest == row.bad_hash:
             logger.info("not parsed: this document failed before", extra={"source": target.name})
             raise SourceError(row.last_error or "unreadable", bad_hash=digest)
+        known = await self.store.call(self.store.digests, row.id) if row and row.baselined else {}
         try:
-            snapshot = await self.parsers.parse(kind.parser(), fetched, target)
+            snapshot = await self.parsers.parse(kind.parser(known), fetched, target)
         except SourceError as exc:
             raise SourceError(str(exc), bad_hash=digest) from None
         return await self.store.call(self._commit, kind, target, fetched, digest, snapshot)
@@ -263,6 +264,10 @@ class Pipeline:
         config = kind.config
         with self.store.poll(target, sources.kind_of(config), self.owner) as tx:
             stored = tx.entries()
+            filled = fill_kept(snapshot, stored)
+            if filled is None:  # not while the source is claimed; but never misread
+                raise SourceError("its stored entries changed while it was read; read again next")
+            snapshot = filled
             if stored and not snapshot.entries:
                 raise SourceError(f"no entries found; keeping the {len(stored)} stored ones")
             comparison = compare(stored, snapshot, config.ignore)

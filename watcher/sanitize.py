@@ -105,4 +105,6 @@ def _entry(entry: Entry, limits: Limits) -> Entry:
         url=url if url and len(url) <= MAX_URL else None,
         published=without_controls(entry.published)[:MAX_DATE] if entry.published else None,
         updated=without_controls(entry.updated)[:MAX_DATE] if entry.updated else None,
+        digest=entry.digest,
+        kept=entry.kept,
     )

@@ -8,7 +8,7 @@ rest.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
@@ -107,7 +107,9 @@ class SourceKind(ABC):
         """The target's bytes, or `Fetched(None)` when its validators say it is unchanged."""
 
     @abstractmethod
-    def parser(self) -> Parser:
+    def parser(self, known: Mapping[str, str]) -> Parser:
         """The pure function that reads the fetched body into entries, raising SourceError
         when it is not a live blog. It runs in a worker process (workers.py), so it is a
-        module-level function, or a partial of one with picklable arguments."""
+        module-level function, or a partial of one with picklable arguments. `known`: the
+        target's stored entries' digests by key (Entry.digest), for a parser that can
+        leave unchanged items unread."""

@@ -6,6 +6,9 @@ the end is not a removal.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
+
 from pydantic import Field
 
 from watcher.model import Snapshot, Target
@@ -31,9 +34,10 @@ class FeedSource(WebSource):
     def url(self) -> str:
         return self.config.feed
 
-    def parser(self) -> Parser:
-        return parse_fetched_feed
+    def parser(self, known: Mapping[str, str]) -> Parser:
+        return functools.partial(parse_fetched_feed, dict(known))
 
 
-def parse_fetched_feed(fetched: Fetched, target: Target) -> Snapshot:
-    return parse_feed(fetched.body or b"", fetched.content_type, fetched.url or target.location)
+def parse_fetched_feed(known: dict[str, str], fetched: Fetched, target: Target) -> Snapshot:
+    body = fetched.body or b""
+    return parse_feed(body, fetched.content_type, fetched.url or target.location, known)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import Field
@@ -65,7 +66,7 @@ class FileSource(SourceKind):
         except OSError as exc:
             raise SourceError(f"cannot read {target.location}: {exc.strerror}") from None
 
-    def parser(self) -> Parser:
+    def parser(self, known: Mapping[str, str]) -> Parser:
         return parse_text_file
 
 

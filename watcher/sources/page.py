@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 
 from pydantic import Field
 
@@ -32,7 +33,7 @@ class PageSource(WebSource):
     def url(self) -> str:
         return self.config.page
 
-    def parser(self) -> Parser:
+    def parser(self, known: Mapping[str, str]) -> Parser:
         return functools.partial(parse_fetched_page, self.config.selectors)
 
 

@@ -22,6 +22,13 @@ SCHEMA_VERSION = 8
 _LOCK = 0x77617463  # "watc": the advisory lock that migrations hold on PostgreSQL
 
 
+def _add_columns(conn: Connection, *columns: tuple[str, str, str]) -> None:
+    """(table, column, SQL type) each added unless there already."""
+    for table, column, kind in columns:
+        if column not in {c["name"] for c in sa.inspect(conn).get_columns(table)}:
+            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
+
+
 def _v2(conn: Connection) -> None:
     """Claims: which instance polls a source, or drains a channel."""
     claims.create(conn, checkfirst=True)
@@ -29,10 +36,7 @@ def _v2(conn: Connection) -> None:
 
 def _v3(conn: Connection) -> None:
     """What a held poll would have done, and the hash of a body that failed to parse."""
-    have = {c["name"] for c in sa.inspect(conn).get_columns("sources")}
-    for column in ("held", "bad_hash"):
-        if column not in have:
-            conn.execute(sa.text(f"ALTER TABLE sources ADD COLUMN {column} VARCHAR(64)"))
+    _add_columns(conn, ("sources", "held", "VARCHAR(64)"), ("sources", "bad_hash", "VARCHAR(64)"))
 
 
 def _v4(conn: Connection) -> None:
@@ -43,8 +47,7 @@ def _v4(conn: Connection) -> None:
 
 def _v5(conn: Connection) -> None:
     """Each target's configured source by name, rather than read off the target's name."""
-    if "source" not in {c["name"] for c in sa.inspect(conn).get_columns("sources")}:
-        conn.execute(sa.text("ALTER TABLE sources ADD COLUMN source VARCHAR(512)"))
+    _add_columns(conn, ("sources", "source", "VARCHAR(512)"))
     names = conn.execute(sa.select(sources.c.id, sources.c.name)).all()
     if names:
         conn.execute(
@@ -55,12 +58,7 @@ def _v5(conn: Connection) -> None:
 
 def _v6(conn: Connection) -> None:
     """The live blog's title and each entry's time, for alerts a desk can place."""
-    for table, column, kind in (
-        ("sources", "title", "TEXT"),
-        ("entries", "published", "VARCHAR(64)"),
-    ):
-        if column not in {c["name"] for c in sa.inspect(conn).get_columns(table)}:
-            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
+    _add_columns(conn, ("sources", "title", "TEXT"), ("entries", "published", "VARCHAR(64)"))
 
 
 # Full-text search over every revision, native to each backend, filled behind the polls
@@ -101,11 +99,13 @@ def _v7(conn: Connection) -> None:
 
 def _v8(conn: Connection) -> None:
     """Sends under way, so that one cut off by a crash is known, and sent again under
-    the same key."""
-    have = {c["name"] for c in sa.inspect(conn).get_columns("deliveries")}
-    for column, kind in (("sending_at", "FLOAT"), ("send_key", "VARCHAR(64)")):
-        if column not in have:
-            conn.execute(sa.text(f"ALTER TABLE deliveries ADD COLUMN {column} {kind}"))
+    the same key; each entry's item digest, so that an unchanged item is not read again."""
+    _add_columns(
+        conn,
+        ("deliveries", "sending_at", "FLOAT"),
+        ("deliveries", "send_key", "VARCHAR(64)"),
+        ("entries", "digest", "VARCHAR(32)"),
+    )
 
 
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {

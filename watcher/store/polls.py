@@ -50,7 +50,8 @@ class PollTransaction:
             return []
         rows = self._conn.execute(ACTIVE_ENTRIES, {"source_id": self.source.id}).all()
         return [
-            StoredEntry(r.id, r.key, r.title, r.body, r.position, r.url, r.revision) for r in rows
+            StoredEntry(r.id, r.key, r.title, r.body, r.position, r.url, r.revision, r.digest)
+            for r in rows
         ]
 
     def save(
@@ -198,6 +199,7 @@ class _Plan:
             "body": entry.body,
             "url": entry.url,
             "published": entry.published or entry.updated,
+            "digest": entry.digest,
         }
         if slot.stored is None and slot.key not in self.returning:
             self.inserts.append(
@@ -221,8 +223,10 @@ class _Plan:
                 {**fields, "eid": entry_id, "position": position, "revision": revision + 1}
             )
             self.revised(slot.key, entry_id, revision + 1, fields)
-        elif slot.stored.position != position:
-            self.moves.append({"eid": slot.stored.id, "position": position})
+        elif slot.stored.position != position or slot.stored.digest != entry.digest:
+            # Moved, or its item written otherwise to the same text: the new digest saves
+            # reading it again next time.
+            self.moves.append({"eid": slot.stored.id, "position": position, "digest": entry.digest})
 
     def revised(self, key: str, entry_id: int, revision: int, text: dict[str, Any]) -> None:
         self.ids[key] = (entry_id, revision)
@@ -238,6 +242,16 @@ class _Plan:
 
 class Polling(Database):
     """The poll transaction, under the source's row lock and its claim."""
+
+    def digests(self, source_id: int) -> dict[str, str]:
+        """The item digests of a source's current entries, by key (Entry.digest)."""
+        query = sa.select(entries.c.key, entries.c.digest).where(
+            entries.c.source_id == source_id,
+            entries.c.removed_at.is_(None),
+            entries.c.digest.is_not(None),
+        )
+        with self._read() as conn:
+            return {row.key: row.digest for row in conn.execute(query)}
 
     @contextmanager
     def poll(

@@ -62,6 +62,7 @@ entries = sa.Table(
     sa.Column("first_seen", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
     sa.Column("removed_at", sa.Float),
+    sa.Column("digest", sa.String(32)),  # of the item as the document wrote it (Entry.digest)
     sa.UniqueConstraint("source_id", "key"),
 )
 sa.Index("entries_active", entries.c.source_id, entries.c.removed_at)
@@ -156,6 +157,7 @@ ACTIVE_ENTRIES = (
         entries.c.position,
         entries.c.url,
         entries.c.revision,
+        entries.c.digest,
     )
     .where(entries.c.source_id == sa.bindparam("source_id"), entries.c.removed_at.is_(None))
     .order_by(entries.c.position)
