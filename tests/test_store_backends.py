@@ -105,6 +105,39 @@ def test_unchanged_polls_and_failures_are_noted(store_url: str) -> None:
         store.close()
 
 
+def test_a_batch_of_unchanged_polls_is_noted_source_by_source(store_url: str) -> None:
+    """Many sources' unchanged polls go in one statement; each source keeps its own
+    validators and failure count, and a failure beside the batch is its source's alone."""
+    store = Store(store_url)
+    names = [f"live/{i}.txt" for i in range(4)]
+    try:
+        for name in names:
+            with store.poll(Target(name, "live", name), "file") as tx:
+                tx.save(compare([], Snapshot(ENTRIES)), [], f"etag-{name}", None, name)
+        failing, down = (Target(n, "live", n) for n in names[:2])
+        store.record_failure(failing, "file", "file not found")
+        rows = {name: store.source(name) for name in names}
+        store.record_unchanged(
+            [Touch(row.id, f"new-{name}", f"lm-{name}") for name, row in rows.items() if row]
+        )
+        store.record_failure(down, "file", "HTTP 503")
+        after = {name: store.source(name) for name in names}
+        assert {n: (r.etag, r.last_modified) for n, r in after.items() if r} == {
+            n: (f"new-{n}", f"lm-{n}") for n in names
+        }
+        assert {n: r.failures for n, r in after.items() if r} == {
+            names[0]: 0,  # its failure ended by the unchanged poll
+            names[1]: 1,
+            names[2]: 0,
+            names[3]: 0,
+        }
+        states = {s.name: s for s in store.source_states()}
+        assert states[names[1]].last_error == "HTTP 503"
+        assert states[names[0]].last_error is None and states[names[0]].last_success_at
+    finally:
+        store.close()
+
+
 def test_claims_one_holder_while_it_lives_and_due_time(store_url: str) -> None:
     a, b = Store(store_url), Store(store_url)
     try:
