@@ -369,6 +369,11 @@ def test_the_units_agree_with_the_daemon_and_the_readme(unit: str) -> None:
     assert f"up to {STOP_DEADLINE:g} s" in readme
     if unit == "watcher.service":
         assert f"stops within {STOP_DEADLINE:g} s on SIGTERM" in text
+        # The steps' drop-in loads every credential their config names, and no other.
+        steps = readme.split("## Run as a service", 1)[1].split("\n## ", 1)[0]
+        named = set(re.findall(r"\$\{credential:([\w-]+)\}", steps))
+        loaded = set(re.findall(r"LoadCredential=([\w-]+):/etc/watcher/credentials/\1\b", steps))
+        assert named == loaded == {"slack-token", "web-token"}
 
 
 def test_reload_starts_the_listener_and_forgets_removed_sources(

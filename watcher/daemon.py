@@ -323,7 +323,7 @@ class Daemon:
         failing = sum(1 for n in self._failures.values() if n)
         return (
             f"STATUS=watching {counted(len(self.config.sources), 'source')}, {failing} failing; "
-            f"{pending} alerts pending; instance {self.instance}"
+            f"{counted(pending, 'alert')} pending; instance {self.instance}"
         )
 
     # Running ------------------------------------------------------------------------------
