@@ -91,7 +91,7 @@ def fill(url: str) -> None:
             entries.insert(),
             [
                 {"id": e + 1, "source_id": e % SOURCES + 1, "key": f"post-{e}",
-                 "title": f"Update {e}", "body": paragraph(rng), "url": f"https://example.org/p/{e}",
+                 "url": f"https://example.org/p/{e}",
                  "position": e, "revision": REVISIONS_PER_ENTRY, "first_seen": now,
                  "updated_at": now}
                 for e in range(entry_count)

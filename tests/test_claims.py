@@ -116,7 +116,10 @@ def test_a_changed_feed_reads_its_changed_items_and_keeps_the_others_as_stored(
 def stored_entries(db: Path) -> dict[str, tuple[str, str]]:
     """key -> (document, digest) of each stored entry."""
     with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT key, title, body, digest FROM entries").fetchall()
+        rows = conn.execute(
+            "SELECT key, r.title, r.body, digest FROM entries AS e JOIN revisions AS r"
+            " ON r.entry_id = e.id AND r.revision = e.revision"
+        ).fetchall()
     return {key: (document(title, body), digest) for key, title, body, digest in rows}
 
 

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.helpers import SEED, add_paragraph, run_watcher
-from watcher.store import entries, events, revisions, sources
+from watcher.store import current, entries, events, revisions, sources
 
 CONFIG = """\
 state: state.db
@@ -73,7 +73,8 @@ def state(db: Path) -> dict[str, Any]:
     with engine.connect() as conn:
         found = {
             "entries": conn.execute(
-                sa.select(entries.c.key, entries.c.title, entries.c.body, entries.c.removed_at)
+                sa.select(entries.c.key, revisions.c.title, revisions.c.body, entries.c.removed_at)
+                .select_from(current(entries))
                 .where(entries.c.source_id == one)
                 .order_by(entries.c.id)
             ).all(),

@@ -316,7 +316,7 @@ rules:
     engine = sa.create_engine(f"sqlite:///{db}")
     with engine.begin() as conn:
         entry = conn.execute(sa.select(entries.c.id).where(entries.c.revision == 2)).scalar_one()
-        conn.execute(entries.update().where(entries.c.id == entry).values(key=key, title=HOSTILE))
+        conn.execute(entries.update().where(entries.c.id == entry).values(key=key))
         conn.execute(revisions.update().where(revisions.c.entry_id == entry).values(title=HOSTILE))
     engine.dispose()
     store = Store(f"sqlite:///{db}")

@@ -28,7 +28,7 @@ from tests.helpers import Watcher, run_watcher, wait_for, watcher_env
 from tests.servers import LocalServer
 from watcher.sources.base import SourceError
 from watcher.sources.http import FetchConfig, HttpFetcher
-from watcher.store import Store, entries, events, sources
+from watcher.store import Store, current, entries, events, revisions, sources
 from watcher.store.engine import normalize_url
 
 ITEMS = seed_items()
@@ -370,7 +370,11 @@ def test_an_oversized_entry_is_stored_cut_and_alerted_shorter(
     assert check(config)[0] == 0
     engine = sa.create_engine(f"sqlite:///{config.parent / 'state.db'}")
     with engine.connect() as conn:
-        body = conn.execute(sa.select(entries.c.body).where(entries.c.key == "urn:big")).scalar()
+        body = conn.execute(
+            sa.select(revisions.c.body)
+            .select_from(current(entries))
+            .where(entries.c.key == "urn:big")
+        ).scalar()
     engine.dispose()
     assert body is not None and len(body) <= 100_000 and body.endswith("[…]")
     (alert,) = [p for p in errors_posted(server) if p["title"] == "New: Putin"]

@@ -36,6 +36,7 @@ from watcher.store.records import (
 from watcher.store.schema import (
     PAUSED,
     claims,
+    current,
     deliveries,
     entries,
     events,
@@ -67,6 +68,7 @@ __all__ = [
     "Touch",
     "check_url",
     "claims",
+    "current",
     "deliveries",
     "entries",
     "events",

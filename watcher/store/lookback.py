@@ -16,6 +16,7 @@ from watcher.store.records import (
     RevisionRow,
 )
 from watcher.store.schema import (
+    current,
     entries,
     revisions,
     sources,
@@ -96,13 +97,13 @@ class Lookback(Database):
         query = (
             sa.select(
                 entries.c.key,
-                entries.c.title,
+                revisions.c.title,
                 entries.c.revision,
                 entries.c.first_seen,
                 entries.c.updated_at,
                 entries.c.removed_at,
             )
-            .select_from(entries.join(sources, entries.c.source_id == sources.c.id))
+            .select_from(current(entries).join(sources, entries.c.source_id == sources.c.id))
             .where(sources.c.name == source)
             .order_by(entries.c.removed_at.is_not(None), entries.c.position)
         )

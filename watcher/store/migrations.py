@@ -99,13 +99,18 @@ def _v7(conn: Connection) -> None:
 
 def _v8(conn: Connection) -> None:
     """Sends under way, so that one cut off by a crash is known, and sent again under
-    the same key; each entry's item digest, so that an unchanged item is not read again."""
+    the same key; each entry's item digest, so that an unchanged item is not read again;
+    an entry's words kept once, in its current revision, not also in the entry."""
     _add_columns(
         conn,
         ("deliveries", "sending_at", "FLOAT"),
         ("deliveries", "send_key", "VARCHAR(64)"),
         ("entries", "digest", "VARCHAR(32)"),
     )
+    have = {c["name"] for c in sa.inspect(conn).get_columns("entries")}
+    for column in ("title", "body"):
+        if column in have:
+            conn.execute(sa.text(f"ALTER TABLE entries DROP COLUMN {column}"))
 
 
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {

@@ -120,8 +120,8 @@ class PollTransaction:
             keys = [str(values["key"]) for values in plan.inserts]
             params = {"source_id": plan.source_id, "keys": keys}
             found = {row.key: row.id for row in conn.execute(IDS_BY_KEY, params)}
-            for values in plan.inserts:
-                plan.revised(str(values["key"]), found[str(values["key"])], 1, values)
+            for key, text in plan.texts.items():
+                plan.revised(key, found[key], 1, text)
         if plan.revisions:
             rows = [{**r, "created_at": plan.now} for r in plan.revisions]
             insert_many(conn, revisions, rows)
@@ -191,17 +191,18 @@ class _Plan:
     moves: list[dict[str, Any]] = field(default_factory=list)  # only moved
     revisions: list[dict[str, Any]] = field(default_factory=list)
     ids: dict[str, tuple[int, int]] = field(default_factory=dict)  # key -> (id, revision)
+    texts: dict[str, dict[str, str]] = field(default_factory=dict)  # of inserts, by key
 
     def add(self, slot: Slot, position: int) -> None:
         entry = slot.entry
+        text = {"title": entry.title, "body": entry.body}  # the revision's: stored once
         fields = {
-            "title": entry.title,
-            "body": entry.body,
             "url": entry.url,
             "published": entry.published or entry.updated,
             "digest": entry.digest,
         }
         if slot.stored is None and slot.key not in self.returning:
+            self.texts[slot.key] = text
             self.inserts.append(
                 {
                     **fields,
@@ -222,22 +223,15 @@ class _Plan:
             self.rewrites.append(
                 {**fields, "eid": entry_id, "position": position, "revision": revision + 1}
             )
-            self.revised(slot.key, entry_id, revision + 1, fields)
+            self.revised(slot.key, entry_id, revision + 1, text)
         elif slot.stored.position != position or slot.stored.digest != entry.digest:
             # Moved, or its item written otherwise to the same text: the new digest saves
             # reading it again next time.
             self.moves.append({"eid": slot.stored.id, "position": position, "digest": entry.digest})
 
-    def revised(self, key: str, entry_id: int, revision: int, text: dict[str, Any]) -> None:
+    def revised(self, key: str, entry_id: int, revision: int, text: dict[str, str]) -> None:
         self.ids[key] = (entry_id, revision)
-        self.revisions.append(
-            {
-                "entry_id": entry_id,
-                "revision": revision,
-                "title": text["title"],
-                "body": text["body"],
-            }
-        )
+        self.revisions.append({"entry_id": entry_id, "revision": revision, **text})
 
 
 class Polling(Database):

@@ -53,8 +53,7 @@ entries = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("source_id", sa.ForeignKey("sources.id"), nullable=False),
     sa.Column("key", sa.String(512), nullable=False),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("body", sa.Text, nullable=False),
+    # Its words are its current revision's (revisions, below): each text is stored once.
     sa.Column("url", sa.Text),
     sa.Column("published", sa.String(64)),  # as the source wrote it
     sa.Column("position", sa.Integer, nullable=False),
@@ -148,17 +147,29 @@ SOURCES_BY_NAMES = sa.select(sources).where(
     sources.c.name.in_(sa.bindparam("names", expanding=True))
 )
 NEW_SOURCE = sources.insert().returning(*sources.c)
+
+
+def current(base: sa.Join | sa.Table) -> sa.Join:
+    """`base` (entries, or what joins them) joined with each entry's current revision,
+    which holds its words."""
+    return base.join(
+        revisions,
+        sa.and_(revisions.c.entry_id == entries.c.id, revisions.c.revision == entries.c.revision),
+    )
+
+
 ACTIVE_ENTRIES = (
     sa.select(
         entries.c.id,
         entries.c.key,
-        entries.c.title,
-        entries.c.body,
+        revisions.c.title,
+        revisions.c.body,
         entries.c.position,
         entries.c.url,
         entries.c.revision,
         entries.c.digest,
     )
+    .select_from(current(entries))
     .where(entries.c.source_id == sa.bindparam("source_id"), entries.c.removed_at.is_(None))
     .order_by(entries.c.position)
 )
