@@ -105,6 +105,22 @@ def test_unchanged_polls_and_failures_are_noted(store_url: str) -> None:
         store.close()
 
 
+def test_a_changed_poll_after_failures_tells_the_source_is_back(store_url: str) -> None:
+    store = Store(store_url)
+    try:
+        poll(store, ENTRIES)
+        store.record_failure(TARGET, "file", "file not found", errors_to=("errors",))
+        with store.poll(TARGET, "file") as tx:
+            comparison = compare(tx.entries(), Snapshot(ENTRIES[1:]))
+            tx.save(comparison, [], None, None, "changed", errors_to=("errors",))
+        assert [d.alert.kind for d in store.pending("errors")] == [Kind.DOWN, Kind.UP]
+        assert store.source(TARGET.name).failures == 0  # type: ignore[union-attr]
+        poll(store, ENTRIES)  # and once back, not again
+        assert len(store.pending("errors")) == 2
+    finally:
+        store.close()
+
+
 def test_a_batch_of_unchanged_polls_is_noted_source_by_source(store_url: str) -> None:
     """Many sources' unchanged polls go in one statement; each source keeps its own
     validators and failure count, and a failure beside the batch is its source's alone."""

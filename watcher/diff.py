@@ -97,6 +97,8 @@ def compare(
             changes.append(Change(Kind.NEW, key, entry))
             continue
         slots.append(Slot(old.key, entry, old))
+        if (old.title, old.body) == (entry.title, entry.body):  # most of a changed feed
+            continue
         if normalize(old.document, ignore) != normalize(entry.document, ignore):
             diff = word_diff(old.document, entry.document, diff_timeout)
             changes.append(Change(Kind.UPDATED, old.key, entry, old, diff))

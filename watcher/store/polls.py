@@ -91,7 +91,8 @@ class PollTransaction:
             "content_hash": content_hash,
             "changed": bool(plan.revisions or comparison.removed),
         }
-        record_success(self._conn, [poll], errors_to, now)
+        failing = [self.source.id] if self.source.failures else []  # as read, under its lock
+        record_success(self._conn, [poll], errors_to, now, failing)
         return saved
 
     def _returning(self, comparison: Comparison) -> dict[str, tuple[int, int]]:

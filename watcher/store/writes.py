@@ -111,19 +111,23 @@ def pending_row(event_id: int, channel: str, now: float) -> dict[str, Any]:
 
 
 def record_success(
-    conn: Connection, polls: Sequence[dict[str, Any]], errors_to: Sequence[str], now: float
+    conn: Connection,
+    polls: Sequence[dict[str, Any]],
+    errors_to: Sequence[str],
+    now: float,
+    recovered: Sequence[int] | None = None,
 ) -> None:
     """Notes good polls, changed or not: the one writer of a source's success, which also
     ends a hold and tells `errors_to` of each source that was failing and is back.
 
     Each poll: source_id, etag, last_modified, content_hash (None: unchanged), changed.
+    `recovered`: those of the sources that were failing, when the caller read their rows
+    in this transaction; else they are read here.
     """
-    ids = [p["source_id"] for p in polls]
-    recovered = (
-        conn.execute(sa.select(sources.c.id).where(sources.c.id.in_(ids), sources.c.failures > 0))
-        .scalars()
-        .all()
-    )
+    if recovered is None:
+        ids = [p["source_id"] for p in polls]
+        failing = sa.select(sources.c.id).where(sources.c.id.in_(ids), sources.c.failures > 0)
+        recovered = conn.execute(failing).scalars().all()
     conn.execute(RECORD_SUCCESS, [{**p, "now": now} for p in polls])
     for source_id in recovered:
         source_event(conn, source_id, Kind.UP, None, errors_to, now)
