@@ -55,6 +55,9 @@ def test_an_item_as_stored_is_kept_unread_and_an_edit_to_its_text_is_read(
 
     again = parse_feed(write(ITEMS).encode(), None, url, known)
     assert all(e.kept and (e.title, e.body) == ("", "") for e in again.entries)
+    # Kept items keep their dates: a feed that runs oldest first is ordered as before.
+    backwards = write(ITEMS[::-1]).encode()
+    assert [e.key for e in parse_feed(backwards, None, url, known).entries] == list(known)
 
     edited = list(ITEMS)
     edited[2] = EDITS[edit](ITEMS[2])

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lxml import etree
@@ -67,16 +67,24 @@ class _Memo:
             markup + b"\x00" + (self.url or "").encode(), digest_size=16
         ).hexdigest()
 
-    def kept(self, guid: str | None, link: str | None, digest: str) -> Entry | None:
-        """A kept entry when the item's digest is its stored entry's; only the first item
-        of a key, as later ones are stored under `~2`, `~3`… (sanitize.bound)."""
+    def kept(
+        self,
+        guid: str | None,
+        link: str | None,
+        digest: str,
+        published: str | None,
+        updated: str | None,
+    ) -> Entry | None:
+        """A kept entry when the item's digest is its stored entry's (with its dates, by
+        which newest_first orders); only the first item of a key, as later ones are
+        stored under `~2`, `~3`… (sanitize.bound)."""
         raw = _raw_key(guid, link)
         if not raw:
             return None
         first = (key := stored_key(raw)) not in self.seen
         self.seen.add(key)
         if first and self.known.get(key) == digest:
-            return Entry(title="", body="", key=raw, digest=digest, kept=True)
+            return replace(_entry(guid, link, "", "", published, updated, digest), kept=True)
         return None
 
 
@@ -123,8 +131,9 @@ def _json_feed(body: bytes, memo: _Memo) -> list[Entry]:
         if not isinstance(item, dict):
             continue
         guid, link = _str(item.get("id")), _str(item.get("url"))
+        published, updated = _str(item.get("date_published")), _str(item.get("date_modified"))
         digest = memo.digest(json.dumps(item, sort_keys=True).encode())
-        if kept := memo.kept(guid, link, digest):
+        if kept := memo.kept(guid, link, digest, published, updated):
             entries.append(kept)
             continue
         url = memo.url
@@ -141,8 +150,8 @@ def _json_feed(body: bytes, memo: _Memo) -> list[Entry]:
                 link,
                 title,
                 text or html_to_text(str(item.get("summary") or "")),
-                _str(item.get("date_published")),
-                _str(item.get("date_modified")),
+                published,
+                updated,
                 digest,
             )
         )
@@ -192,8 +201,9 @@ def _rss_item(item: etree._Element, memo: _Memo) -> Entry:
     link = text("link")
     if not link and guid and fields["guid"].get("isPermaLink", "true") == "true" and "://" in guid:
         link = guid
+    published = text("pubDate") or text(DC_DATE)
     digest = memo.digest(etree.tostring(item))
-    if kept := memo.kept(guid, link, digest):
+    if kept := memo.kept(guid, link, digest, published, None):
         return kept
     url = memo.url
     # The fullest text: the content, the description where the content is empty.
@@ -205,7 +215,7 @@ def _rss_item(item: etree._Element, memo: _Memo) -> Entry:
         link,
         html_to_text(text("title") or ""),
         body,
-        text("pubDate") or text(DC_DATE),
+        published,
         None,
         digest,
     )
@@ -226,7 +236,7 @@ def _atom_entry(entry: etree._Element, memo: _Memo) -> Entry:
         return element.text if element is not None else None
 
     digest = memo.digest(etree.tostring(entry))
-    if kept := memo.kept(text("id"), link, digest):
+    if kept := memo.kept(text("id"), link, digest, text("published"), text("updated")):
         return kept
     base = link or memo.url
     body = ""
