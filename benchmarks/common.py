@@ -1,5 +1,5 @@
-"""What the benchmarks share: their tables written into benchmarks/README.md, and a
-PostgreSQL schema of their own."""
+"""What the benchmarks share: their tables written into benchmarks/README.md, a
+PostgreSQL schema of their own, and the memory of a process tree."""
 
 from __future__ import annotations
 
@@ -46,3 +46,19 @@ def pg_schema(base_url: str, name: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
         admin.dispose()
+
+
+def tree_memory_mb(pid: int) -> float:
+    """Memory of a process and all its descendants, in MB: their proportional set sizes,
+    so that the pages forked parsers share with the daemon count once, not once each."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            rollup = Path(f"/proc/{current}/smaps_rollup").read_text().splitlines()
+            total += int(next(ln.split()[1] for ln in rollup if ln.startswith("Pss:")))
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, StopIteration):
+            continue
+    return total / 1024

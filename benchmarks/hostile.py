@@ -32,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import write_section  # noqa: E402
+from benchmarks.common import tree_memory_mb, write_section  # noqa: E402
 from benchmarks.feedserver import Server, render_feed  # noqa: E402
 
 WATCHER = ROOT / ".venv" / "bin" / "watcher"
@@ -101,22 +101,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def tree_memory_mb(pid: int) -> float:
-    """Memory of a process and all its descendants, in MB: their proportional set sizes,
-    so that the pages forked parsers share with the daemon count once, not once each."""
-    total, todo = 0, [pid]
-    while todo:
-        current = todo.pop()
-        try:
-            rollup = Path(f"/proc/{current}/smaps_rollup").read_text().splitlines()
-            total += int(next(ln.split()[1] for ln in rollup if ln.startswith("Pss:")))
-            for task in Path(f"/proc/{current}/task").iterdir():
-                todo.extend(int(c) for c in (task / "children").read_text().split())
-        except (OSError, StopIteration):
-            continue
-    return total / 1024
 
 
 def measure(name: str, kind: str, body: bytes, work: Path) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 For each tool: a first pass over N fresh feeds, an unchanged pass, and a pass after 5% of
 the feeds gained an entry and had another edited. Each pass is one process (`watcher check
---json`, `urlwatch`), timed from start to exit, with the peak RSS of its largest process.
+--json`, `urlwatch`), timed from start to exit, with the peak RSS of its largest process
+and the peak memory of all its processes together (PSS, sampled every 50 ms).
 Then `watcher run` polls the same feeds every 60 s and its CPU use is measured.
 The table goes to stdout and into benchmarks/README.md.
 """
@@ -14,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import pg_schema, write_section  # noqa: E402
+from benchmarks.common import pg_schema, tree_memory_mb, write_section  # noqa: E402
 from benchmarks.feedserver import Feeds, Server  # noqa: E402
 
 WATCHER = ROOT / ".venv" / "bin" / "watcher"
@@ -30,24 +32,52 @@ URLWATCH_VERSION = "2.29"
 
 
 @dataclass
+class Timed:
+    """One process tree from start to exit."""
+
+    seconds: float  # wall
+    cpu: float  # user and system, the process and its children
+    peak_mb: float  # peak RSS of the largest process
+    total_mb: float  # peak of the whole tree's PSS, sampled every 50 ms
+    out: str
+
+
+@dataclass
 class Pass:
     tool: str
     name: str
-    seconds: float
-    peak_mb: float
+    run: Timed
     events: int
 
+    @property
+    def seconds(self) -> float:
+        return self.run.seconds
 
-def timed(cmd: list[str], count: re.Pattern[str]) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS in MB (largest process of the tree) and events printed."""
+
+def timed(cmd: list[str]) -> Timed:
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    total, done = [0.0], threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.05):
+            total[0] = max(total[0], tree_memory_mb(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     out = proc.stdout.read() if proc.stdout else ""
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
     if status != 0:
         raise SystemExit(f"{cmd[0]} failed with status {status}")
-    return seconds, usage.ru_maxrss / 1024, len(count.findall(out))
+    cpu = usage.ru_utime + usage.ru_stime
+    return Timed(seconds, cpu, usage.ru_maxrss / 1024, total[0], out)
+
+
+def memory(run: Timed) -> str:
+    return f"{run.peak_mb:.0f} / {run.total_mb:.0f} MB"
 
 
 def urlwatch_bin(work: Path) -> Path:
@@ -98,23 +128,26 @@ def backends(rows: list[Pass]) -> str:
     by = {(p.tool, p.name): p for p in rows}
     lines = [
         "| pass | watcher, SQLite | watcher, PostgreSQL | PostgreSQL / SQLite "
-        "| peak RSS (SQLite / PostgreSQL) |",
-        "|---|---|---|---|---|",
+        "| peak memory, SQLite: largest (RSS) / all (PSS) | the same, PostgreSQL |",
+        "|---|---|---|---|---|---|",
     ]
     for name in ("first", "unchanged", "5% changed"):
         lite, pg = by[("watcher", name)], by[("watcher on PostgreSQL", name)]
         lines.append(
             f"| {name} | {lite.seconds:.2f} s | {pg.seconds:.2f} s "
-            f"| {pg.seconds / lite.seconds:.2f} | {lite.peak_mb:.0f} / {pg.peak_mb:.0f} MB |"
+            f"| {pg.seconds / lite.seconds:.2f} | {memory(lite.run)} | {memory(pg.run)} |"
         )
     return "\n".join(lines)
 
 
 def passes(tool: str, cmd: list[str], feeds: Feeds, count: re.Pattern[str]) -> list[Pass]:
     feeds.write_all()
-    out = [Pass(tool, "first", *timed(cmd, count)), Pass(tool, "unchanged", *timed(cmd, count))]
-    feeds.change(0.05)
-    out.append(Pass(tool, "5% changed", *timed(cmd, count)))
+    out = []
+    for name in ("first", "unchanged", "5% changed"):
+        if name == "5% changed":
+            feeds.change(0.05)
+        run = timed(cmd)
+        out.append(Pass(tool, name, run, len(count.findall(run.out))))
     return out
 
 
@@ -200,19 +233,6 @@ def _shared_store(server: Server, feeds: Feeds, instances: int, url: str, steady
     return f"| {instances} | {first:.1f} s | {per} |"
 
 
-def timed_full(cmd: list[str]) -> tuple[float, float, float, int]:
-    """Wall and CPU seconds (user and system, the process and its children), peak RSS in
-    MB of the largest process, and events printed."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    out = proc.stdout.read() if proc.stdout else ""
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status != 0:
-        raise SystemExit(f"{cmd[0]} failed with status {status}")
-    wall = time.perf_counter() - started
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.count("\n")
-
-
 def scale(
     work: Path, server: Server, base: list[Pass], base_count: int, count: int, entries: int
 ) -> tuple[str, Path]:
@@ -227,20 +247,20 @@ def scale(
         stale.unlink()
     cmd = [str(WATCHER), "check", "-c", str(config), "--json"]
     feeds.write_all()
-    measured = {"first": timed_full(cmd), "unchanged": timed_full(cmd)}
+    measured = {"first": timed(cmd), "unchanged": timed(cmd)}
     feeds.change(0.05)
-    measured["5% changed"] = timed_full(cmd)
+    measured["5% changed"] = timed(cmd)
     size = state.stat().st_size
     by = {p.name: p for p in base if p.tool == "watcher"}
     lines = [
-        f"| pass | {count} feeds: wall | CPU | peak RSS (largest process) | events "
-        f"| time against {base_count} feeds |",
+        f"| pass | {count} feeds: wall | CPU | peak memory: largest process (RSS) / all "
+        f"(PSS) | events | time against {base_count} feeds |",
         "|---|---|---|---|---|---|",
     ]
-    for name, (wall, cpu, peak, events) in measured.items():
+    for name, run in measured.items():
         lines.append(
-            f"| {name} | {wall:.2f} s | {cpu:.2f} s | {peak:.0f} MB | {events} "
-            f"| {wall / by[name].seconds:.1f}x |"
+            f"| {name} | {run.seconds:.2f} s | {run.cpu:.2f} s | {memory(run)} "
+            f"| {run.out.count(chr(10))} | {run.seconds / by[name].seconds:.1f}x |"
         )
     stored = count * entries
     lines.append(
@@ -256,15 +276,15 @@ def table(rows: list[Pass], feeds: int, entries: int, server: str) -> str:
         f"{feeds} feeds of {entries} entries, served by {server} on loopback; "
         f"{os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d')}.",
         "",
-        "| pass | urlwatch 2.29 | watcher | speed-up | urlwatch peak RSS | watcher peak RSS "
-        "| events (urlwatch / watcher) |",
+        "| pass | urlwatch 2.29 | watcher | speed-up | urlwatch peak memory: largest process "
+        "(RSS) / all (PSS) | watcher, the same | events (urlwatch / watcher) |",
         "|---|---|---|---|---|---|---|",
     ]
     for name in ("first", "unchanged", "5% changed"):
         u, w = by[("urlwatch", name)], by[("watcher", name)]
         lines.append(
             f"| {name} | {u.seconds:.2f} s | {w.seconds:.2f} s | {u.seconds / w.seconds:.1f}x "
-            f"| {u.peak_mb:.0f} MB | {w.peak_mb:.0f} MB | {u.events} / {w.events} |"
+            f"| {memory(u.run)} | {memory(w.run)} | {u.events} / {w.events} |"
         )
     return "\n".join(lines)
 
