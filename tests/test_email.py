@@ -56,6 +56,7 @@ rules:
         == "Updated: Europe can't turn Uncle Sam into 'Uncle Sucker', says Hegseth"
     )
     assert message["To"] == "desk@example.org"
+    assert re.fullmatch(r"[0-9a-f]{32}", message["X-Watcher-Key"])  # the same on every try
     plain, html = parts(message)
     assert re.search(r"<ins>.*Hegseth said <b>Putin</b> would be watching.*</ins>", html, re.S)
     assert "{+Hegseth said Putin would be watching Europe's response closely.+}" in plain
