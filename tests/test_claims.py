@@ -113,6 +113,35 @@ def test_a_changed_feed_reads_its_changed_items_and_keeps_the_others_as_stored(
     assert {k for k in before if before[k][1] != after[k][1]} == {ITEMS[1].id, ITEMS[3].id}
 
 
+def test_a_kept_item_without_its_stored_words_is_read_again(
+    server: LocalServer, make_config: Any
+) -> None:
+    """Its digest is stored but its words are not (a store damaged by hand, or changed
+    since the digests were read): the poll reads every item again rather than fail."""
+    server.serve("/feed", rss(ITEMS))
+    config = feed_config(make_config, server)
+    check(config)
+    db = config.parent / "state.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "DELETE FROM revisions WHERE entry_id = (SELECT id FROM entries WHERE key = ?)",
+            (ITEMS[4].id,),
+        )
+    edited = list(ITEMS)
+    edited[1] = ITEMS[1].with_paragraph("Putin later confirmed the call.")
+    server.serve("/feed", rss(edited))
+
+    events, logs = check(config)
+    assert [(e["kind"], e["entry"]) for e in events] == [
+        ("new", ITEMS[4].id),  # its words unknown to the store: told as new, and kept
+        ("updated", ITEMS[1].id),
+    ]
+    assert not said(logs, "poll failed")
+    fresh = parse_feed(rss(edited).encode(), None, server.url("/feed")).entries
+    stored = stored_entries(db)
+    assert {k: text for k, (text, _) in stored.items()} == {e.key: e.document for e in fresh}
+
+
 def stored_entries(db: Path) -> dict[str, tuple[str, str]]:
     """key -> (document, digest) of each stored entry."""
     with sqlite3.connect(db) as conn:

@@ -11,7 +11,9 @@ import sqlalchemy as sa
 
 from tests.helpers import SEED_TITLE, Watcher, add_paragraph, run_watcher, wait_for, watcher_env
 from tests.servers import LocalServer
-from watcher.store import deliveries
+from watcher.model import Alert, Kind
+from watcher.notify.outbox import message_key
+from watcher.store import Delivery, deliveries
 
 CONFIG = """\
 state: state.db
@@ -113,6 +115,21 @@ def test_webhook_failing_twice_then_accepting_gets_the_alert_exactly_once(
     assert [r[:2] for r in outbox(config.parent / "state.db")] == [("done", 3)]
     keys = {r.headers["Idempotency-Key"] for r in receiver.requests}
     assert len(keys) == 1, "each try of one message carries its key"
+
+
+def test_a_message_s_key_is_that_of_its_deliveries() -> None:
+    """The same deliveries, in any order, make the same key; a digest that gained one, or
+    another store's deliveries of the same ids, make another."""
+    alert = Alert("live", Kind.NEW, "k", "t", "b", None, (), (), (), 0.0)
+
+    def delivery(number: int, made: float = 1.0) -> Delivery:
+        return Delivery(number, "hook", 0, 0.0, made, False, alert)
+
+    one, two, three = delivery(1), delivery(2), delivery(3)
+    assert message_key("hook", [one, two]) == message_key("hook", [two, one])
+    assert message_key("hook", [one, two]) != message_key("hook", [one, two, three])
+    assert message_key("hook", [one]) != message_key("hook", [delivery(1, made=2.0)])
+    assert message_key("hook", [one]) != message_key("mail", [one])
 
 
 def test_a_send_cut_off_by_a_crash_goes_again_under_the_same_key(

@@ -225,11 +225,15 @@ class Pipeline:
             logger.info("not parsed: this document failed before", extra={"source": target.name})
             raise SourceError(row.last_error or "unreadable", bad_hash=digest)
         known = await self.store.call(self.store.digests, row.id) if row and row.baselined else {}
-        try:
-            snapshot = await self.parsers.parse(kind.parser(known), fetched, target)
-        except SourceError as exc:
-            raise SourceError(str(exc), bad_hash=digest) from None
-        return await self.store.call(self._commit, kind, target, fetched, digest, snapshot)
+        result = None
+        while result is None:  # twice at most: the second time, every item is read
+            try:
+                snapshot = await self.parsers.parse(kind.parser(known), fetched, target)
+            except SourceError as exc:
+                raise SourceError(str(exc), bad_hash=digest) from None
+            result = await self.store.call(self._commit, kind, target, fetched, digest, snapshot)
+            known = {}
+        return result
 
     async def _failed(
         self,
@@ -260,13 +264,15 @@ class Pipeline:
 
     def _commit(
         self, kind: SourceKind, target: Target, fetched: Fetched, digest: str, snapshot: Snapshot
-    ) -> PollResult:
+    ) -> PollResult | None:
+        """The poll's outcome, saved; None, with nothing saved, when a kept item has no
+        stored entry (they changed since their digests were read): it is read again."""
         config = kind.config
         with self.store.poll(target, sources.kind_of(config), self.owner) as tx:
             stored = tx.entries()
             filled = fill_kept(snapshot, stored)
-            if filled is None:  # not while the source is claimed; but never misread
-                raise SourceError("its stored entries changed while it was read; read again next")
+            if filled is None:
+                return None
             snapshot = filled
             if stored and not snapshot.entries:
                 raise SourceError(f"no entries found; keeping the {len(stored)} stored ones")

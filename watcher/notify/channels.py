@@ -130,7 +130,8 @@ class Channel:
             for plugin in self._apprise:
                 header = KEY_HEADERS.get(type(plugin).__name__)
                 headers = getattr(plugin, "headers", None)
-                if key and header and isinstance(headers, dict):
+                # A header the URL sets itself (`+Idempotency-Key=…`) is the user's: kept.
+                if key and header and isinstance(headers, dict) and header not in headers:
                     headers[header] = key
                     keyed.append((headers, header))
             try:

@@ -6,10 +6,11 @@ channel that hangs holds up nothing else). What goes out when is the policy's ca
 until the alert is `max_age` old, then it is marked failed, with the reason, in the store
 and in the log. Nothing is dropped silently.
 
-A send is noted in the store before it starts, under a key that each try of that message
-carries (webhooks: the `Idempotency-Key` header). A process killed after the channel took
-a message and before it noted so leaves the note behind: the next pass sends the message
-again under the same key, so that a receiver can drop the copy, and logs that it did.
+A send is noted in the store before it starts, and each try of a message carries its key
+(webhooks: the `Idempotency-Key` header), made from the deliveries it holds. A process
+killed after the channel took a message and before it noted so leaves the note behind:
+the next pass sends the message again under the same key, so that a receiver can drop
+the copy, and logs that it did.
 That window, from the channel's answer to the commit, is milliseconds; no channel offers
 a way to close it.
 """
@@ -17,11 +18,11 @@ a way to close it.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import random
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from datetime import time as clock_time
 from typing import TYPE_CHECKING
@@ -67,6 +68,14 @@ def policy_of(config: ChannelConfig, duplicates: DuplicatesConfig) -> Policy:
         duplicate_window=duplicates.window,
         similarity=duplicates.similarity,
     )
+
+
+def message_key(channel: str, batch: list[Delivery]) -> str:
+    """The key of a message: the same for every try of the same deliveries, and another
+    for any other set (a digest that gained an alert is another message, and a receiver
+    must not drop it as a copy). Their creation times keep two stores' ids apart."""
+    made = ";".join(f"{d.id}@{d.created_at!r}" for d in sorted(batch, key=lambda d: d.id))
+    return hashlib.blake2b(f"{channel}\x00{made}".encode(), digest_size=16).hexdigest()
 
 
 class Outbox:
@@ -167,15 +176,14 @@ class Outbox:
 
     def _send(self, name: str, message: Message, batch: list[Delivery], max_age: float) -> None:
         fields = {"channel": name, "events": ",".join(str(d.alert.event_id) for d in batch)}
-        key = next((d.send_key for d in batch if d.send_key), None) or uuid.uuid4().hex
-        cut_off = [d for d in batch if d.sending_at is not None]
-        if cut_off:  # the channel may have taken it before the process died: say so
+        key = message_key(name, batch)
+        if any(d.sending_at is not None for d in batch):  # the channel may have taken it
             logger.warning(
                 "alert sent again after a send cut off by a crash; the channel may show it"
-                " twice (same Idempotency-Key)",
+                " twice, under the same key",
                 extra={**fields, "key": key},
             )
-        self.store.sending([d.id for d in batch], key)
+        self.store.sending([d.id for d in batch])
         try:
             channel = self.channel(name)
             if channel is None:  # not in the config since the delivery was queued

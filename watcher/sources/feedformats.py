@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lxml import etree
 
+from watcher import __version__
 from watcher.htmltext import html_to_text, plain_to_text
 from watcher.model import Entry, Snapshot
 from watcher.sanitize import key as stored_key
@@ -52,19 +54,31 @@ def parse_feed(
         entries = _json_feed(body, memo)
     else:
         entries = _xml_feed(body, memo) or _feedparser(body, content_type, url)
+    if known and _kept_repeats(entries):
+        # Items sharing an id are stored as `id`, `id~2`… in date order (sanitize.bound),
+        # which an item cannot know by itself: such a feed is read whole.
+        return parse_feed(body, content_type, url)
     return Snapshot(entries=tuple(newest_first(entries)), partial=True)
+
+
+def _kept_repeats(entries: list[Entry]) -> bool:
+    keys = Counter(stored_key(e.key) for e in entries if e.key)
+    return any(e.kept and keys[stored_key(e.key or "")] > 1 for e in entries)
+
+
+# Part of every digest: a version of watcher may read an item into other words.
+_SALT = f"watcher {__version__}\x00".encode()
 
 
 @dataclass
 class _Memo:
     known: Mapping[str, str]
     url: str | None
-    seen: set[str] = field(default_factory=set)
 
     def digest(self, markup: bytes) -> str:
         """The item as written, and the feed's URL its relative links resolve against."""
         return hashlib.blake2b(
-            markup + b"\x00" + (self.url or "").encode(), digest_size=16
+            _SALT + markup + b"\x00" + (self.url or "").encode(), digest_size=16
         ).hexdigest()
 
     def kept(
@@ -76,14 +90,9 @@ class _Memo:
         updated: str | None,
     ) -> Entry | None:
         """A kept entry when the item's digest is its stored entry's (with its dates, by
-        which newest_first orders); only the first item of a key, as later ones are
-        stored under `~2`, `~3`… (sanitize.bound)."""
+        which newest_first orders)."""
         raw = _raw_key(guid, link)
-        if not raw:
-            return None
-        first = (key := stored_key(raw)) not in self.seen
-        self.seen.add(key)
-        if first and self.known.get(key) == digest:
+        if raw and self.known.get(stored_key(raw)) == digest:
             return replace(_entry(guid, link, "", "", published, updated, digest), kept=True)
         return None
 

@@ -56,14 +56,12 @@ class Outbox(Database):
         with self._read() as conn:
             return [float(t) for t in conn.execute(query).scalars()]
 
-    def sending(self, ids: Sequence[int], key: str) -> None:
-        """Notes a send of these deliveries under way (committed before it starts), under
-        `key`: found later by a process that did not make it, it was cut off."""
+    def sending(self, ids: Sequence[int]) -> None:
+        """Notes a send of these deliveries under way (committed before it starts): found
+        later by a process that did not make it, it was cut off."""
         with self._write() as conn:
             conn.execute(
-                deliveries.update()
-                .where(deliveries.c.id.in_(ids))
-                .values(sending_at=time.time(), send_key=key)
+                deliveries.update().where(deliveries.c.id.in_(ids)).values(sending_at=time.time())
             )
 
     def delivered(self, channel: str, ids: Sequence[int]) -> None:

@@ -102,7 +102,6 @@ class Delivery:
     priority: bool
     alert: Alert
     sending_at: float | None = None  # a send under way, or cut off, since then
-    send_key: str | None = None  # the key its message went out under
 
 
 def alert_of(r: Any) -> Alert:
@@ -134,7 +133,6 @@ def delivery_of(r: Any) -> Delivery:
         priority=bool(r.priority),
         alert=alert_of(r),
         sending_at=r.sending_at,
-        send_key=r.send_key,
     )
 
 

@@ -111,7 +111,6 @@ deliveries = sa.Table(
     # A send under way since then (None when none is): one found set by a process that is
     # gone ended in doubt, and is sent again under the same key (notify/outbox.py).
     sa.Column("sending_at", sa.Float),
-    sa.Column("send_key", sa.String(64)),
     sa.UniqueConstraint("event_id", "channel"),
 )
 sa.Index("deliveries_due", deliveries.c.status, deliveries.c.channel)
@@ -298,6 +297,5 @@ DELIVERIES = sa.select(
     deliveries.c.last_error,
     deliveries.c.done_at,
     deliveries.c.sending_at,
-    deliveries.c.send_key,
     *EVENT_COLUMNS,
 ).select_from(with_event(deliveries.join(events, deliveries.c.event_id == events.c.id)))
