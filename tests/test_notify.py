@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from tests.helpers import SEED_TITLE, Watcher, add_paragraph, run_watcher, wait_for, watcher_env
 from tests.servers import LocalServer
 from watcher.model import Alert, Kind
+from watcher.notify.channels import Channel
 from watcher.notify.outbox import message_key
 from watcher.store import Delivery, deliveries
 
@@ -130,6 +131,13 @@ def test_a_message_s_key_is_that_of_its_deliveries() -> None:
     assert message_key("hook", [one, two]) != message_key("hook", [one, two, three])
     assert message_key("hook", [one]) != message_key("hook", [delivery(1, made=2.0)])
     assert message_key("hook", [one]) != message_key("mail", [one])
+
+
+def test_a_key_header_the_url_sets_is_kept(receiver: LocalServer) -> None:
+    channel = Channel("hook", [f"json://127.0.0.1:{receiver.port}/hook?+Idempotency-Key=mine"])
+    for key in ("a" * 32, "b" * 32):
+        assert channel.send("title", "body", key).ok
+    assert [r.headers["Idempotency-Key"] for r in receiver.accepted] == ["mine", "mine"]
 
 
 def test_a_send_cut_off_by_a_crash_goes_again_under_the_same_key(
