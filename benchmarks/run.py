@@ -3,7 +3,8 @@
 For each tool: a first pass over N fresh feeds, an unchanged pass, and a pass after 5% of
 the feeds gained an entry and had another edited. Each pass is one process (`watcher check
 --json`, `urlwatch`), timed from start to exit, with the peak RSS of its largest process
-and the peak memory of all its processes together (PSS, sampled every 50 ms).
+and the peak memory of all its processes together (PSS, sampled every 0.25 s: reading a
+large process's smaps costs CPU that the tools would otherwise have).
 Then `watcher run` polls the same feeds every 60 s and its CPU use is measured.
 The table goes to stdout and into benchmarks/README.md.
 """
@@ -38,7 +39,7 @@ class Timed:
     seconds: float  # wall
     cpu: float  # user and system, the process and its children
     peak_mb: float  # peak RSS of the largest process
-    total_mb: float  # peak of the whole tree's PSS, sampled every 50 ms
+    total_mb: float  # peak of the whole tree's PSS, sampled every 0.25 s
     out: str
 
 
@@ -60,7 +61,7 @@ def timed(cmd: list[str]) -> Timed:
     total, done = [0.0], threading.Event()
 
     def sample() -> None:
-        while not done.wait(0.05):
+        while not done.wait(0.25):
             total[0] = max(total[0], tree_memory_mb(proc.pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
