@@ -23,11 +23,12 @@ def write_section(key: str, text: str) -> None:
 
 
 def postgres_answers(base_url: str) -> bool:
-    engine = sa.create_engine(normalize_url(base_url))
+    """Whether a PostgreSQL server answers at `base_url` (within 2 s)."""
+    engine = sa.create_engine(normalize_url(base_url), connect_args={"connect_timeout": 2})
     try:
         with engine.connect():
             return True
-    except sa.exc.OperationalError:
+    except sa.exc.SQLAlchemyError:
         return False
     finally:
         engine.dispose()
@@ -35,16 +36,18 @@ def postgres_answers(base_url: str) -> bool:
 
 @contextlib.contextmanager
 def pg_schema(base_url: str, name: str) -> Iterator[str]:
-    """A schema of its own on the PostgreSQL server, dropped after: its URL."""
+    """A schema of its own on the PostgreSQL server, dropped after: a URL whose
+    search_path is that schema."""
     admin = sa.create_engine(normalize_url(base_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
-        conn.execute(sa.text(f"CREATE SCHEMA {name}"))
+        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+        conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
+    joiner = "&" if "?" in base_url else "?"
     try:
-        yield f"{base_url}?options=-csearch_path%3D{name}"
+        yield f"{base_url}{joiner}options=-csearch_path%3D{name}"
     finally:
         with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
         admin.dispose()
 
 

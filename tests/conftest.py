@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
+from benchmarks.common import pg_schema, postgres_answers
 from tests.helpers import SEED
-from watcher.store.engine import normalize_url
 
 
 @pytest.fixture
@@ -38,16 +37,7 @@ LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 @functools.cache
 def _local_postgres() -> str | None:
     """The PostgreSQL server at the default local address, if one answers there."""
-    try:
-        engine = sa.create_engine(
-            normalize_url(LOCAL_POSTGRES), connect_args={"connect_timeout": 2}
-        )
-        with engine.connect():
-            pass
-        engine.dispose()
-    except sa.exc.SQLAlchemyError:
-        return None
-    return LOCAL_POSTGRES
+    return LOCAL_POSTGRES if postgres_answers(LOCAL_POSTGRES) else None
 
 
 @pytest.fixture
@@ -58,17 +48,8 @@ def pg_url() -> Iterator[str]:
         pytest.skip(
             f"no PostgreSQL server at {LOCAL_POSTGRES} and WATCHER_TEST_POSTGRES_URL is not set"
         )
-    schema = f"watcher_test_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(normalize_url(base), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    joiner = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{joiner}options=-csearch_path%3D{schema}"
-    finally:
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
+    with pg_schema(base, f"watcher_test_{uuid.uuid4().hex[:12]}") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
