@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.feeds import rss, seed_items
+from tests.feeds import Item, rss, seed_items
 from tests.helpers import run_watcher
 from tests.servers import LocalServer
 from watcher.config import ChannelConfig, DuplicatesConfig
@@ -47,6 +47,14 @@ def feed_config(make_config: Any, server: LocalServer) -> Path:
         "rules:\n  - name: Putin\n    keywords: [Putin]\n"
     )
     return path
+
+
+def polled_once(server: LocalServer, make_config: Any) -> Path:
+    """The seed's items served as a feed and polled once: the config."""
+    server.serve("/feed", rss(ITEMS))
+    config = feed_config(make_config, server)
+    check(config)
+    return config
 
 
 def check(config: Path, *extra: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -93,9 +101,7 @@ def test_the_same_bytes_without_validators_are_not_parsed_again(
 def test_a_changed_feed_reads_its_changed_items_and_keeps_the_others_as_stored(
     server: LocalServer, make_config: Any
 ) -> None:
-    server.serve("/feed", rss(ITEMS))
-    config = feed_config(make_config, server)
-    check(config)
+    config = polled_once(server, make_config)
     before = stored_entries(config.parent / "state.db")
     edited = list(ITEMS)
     edited[1] = ITEMS[1].with_paragraph("Putin later confirmed the call.")
@@ -107,8 +113,7 @@ def test_a_changed_feed_reads_its_changed_items_and_keeps_the_others_as_stored(
     assert "{+Putin later confirmed the call.+}" in events[0]["diff"]
     after = stored_entries(config.parent / "state.db")
     # The words stored are the whole feed's, read afresh; the kept items' are untouched.
-    fresh = parse_feed(rss(edited).encode(), None, server.url("/feed")).entries
-    assert {k: text for k, (text, _) in after.items()} == {e.key: e.document for e in fresh}
+    assert_stored_as_read(after, edited, server)
     # A digest changes with its item, the date-only edit's too (not read again next time).
     assert {k for k in before if before[k][1] != after[k][1]} == {ITEMS[1].id, ITEMS[3].id}
 
@@ -118,9 +123,7 @@ def test_a_kept_item_without_its_stored_words_is_read_again(
 ) -> None:
     """Its digest is stored but its words are not (a store damaged by hand, or changed
     since the digests were read): the poll reads every item again rather than fail."""
-    server.serve("/feed", rss(ITEMS))
-    config = feed_config(make_config, server)
-    check(config)
+    config = polled_once(server, make_config)
     db = config.parent / "state.db"
     with sqlite3.connect(db) as conn:
         conn.execute(
@@ -137,8 +140,14 @@ def test_a_kept_item_without_its_stored_words_is_read_again(
         ("updated", ITEMS[1].id),
     ]
     assert not said(logs, "poll failed")
-    fresh = parse_feed(rss(edited).encode(), None, server.url("/feed")).entries
-    stored = stored_entries(db)
+    assert_stored_as_read(stored_entries(db), edited, server)
+
+
+def assert_stored_as_read(
+    stored: dict[str, tuple[str, str]], items: list[Item], server: LocalServer
+) -> None:
+    """The stored words are those of a full read of the feed that `items` make."""
+    fresh = parse_feed(rss(items).encode(), None, server.url("/feed")).entries
     assert {k: text for k, (text, _) in stored.items()} == {e.key: e.document for e in fresh}
 
 
@@ -162,9 +171,7 @@ def test_removing_exactly_half_is_not_held_more_than_half_is() -> None:
 def test_a_removal_of_exactly_half_goes_through_at_once(
     server: LocalServer, make_config: Any
 ) -> None:
-    server.serve("/feed", rss(ITEMS))
-    config = feed_config(make_config, server)
-    check(config)
+    config = polled_once(server, make_config)
     server.serve("/feed", rss([ITEMS[0], ITEMS[2], ITEMS[4], ITEMS[5]]))  # 2 of 6 gone
     events, _ = check(config)
     assert [e["kind"] for e in events] == ["removed", "removed"]
@@ -178,9 +185,7 @@ def test_a_removal_of_exactly_half_goes_through_at_once(
 def test_a_hold_that_a_reverted_glitch_ends_holds_the_next_glitch_too(
     server: LocalServer, make_config: Any
 ) -> None:
-    server.serve("/feed", rss(ITEMS))
-    config = feed_config(make_config, server)
-    check(config)
+    config = polled_once(server, make_config)
     glitch = rss(ITEMS[4:])
     for _ in range(2):  # a glitch, then the original bytes back: twice over
         server.serve("/feed", glitch)
@@ -198,9 +203,7 @@ def test_a_hold_that_a_reverted_glitch_ends_holds_the_next_glitch_too(
 def test_a_different_glitch_does_not_confirm_a_held_one(
     server: LocalServer, make_config: Any
 ) -> None:
-    server.serve("/feed", rss(ITEMS))
-    config = feed_config(make_config, server)
-    check(config)
+    config = polled_once(server, make_config)
     server.serve("/feed", rss(ITEMS[4:]))  # the last two left
     assert check(config)[0] == []
     server.serve("/feed", rss([ITEMS[0], ITEMS[5]]))  # another four removed
