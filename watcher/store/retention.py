@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from watcher.model import DeliveryStatus
-from watcher.store.schema import deliveries, entries, events, revisions, sends
+from watcher.store.schema import IS_CURRENT, deliveries, entries, events, revisions, sends
 
 IdQuery = sa.Select[Any]
 
@@ -61,9 +61,7 @@ def prune_batch(conn: Connection, before: float, batch: int) -> int:
         gone += conn.execute(entries.delete().where(entries.c.id.in_(old_entries))).rowcount
 
     # Earlier revisions: not an entry's current one, and no event's.
-    current = sa.exists().where(
-        entries.c.id == revisions.c.entry_id, entries.c.revision == revisions.c.revision
-    )
+    current = sa.exists().where(IS_CURRENT)
     cited = sa.exists().where(
         events.c.entry_id == revisions.c.entry_id, events.c.revision == revisions.c.revision
     )

@@ -148,13 +148,16 @@ SOURCES_BY_NAMES = sa.select(sources).where(
 NEW_SOURCE = sources.insert().returning(*sources.c)
 
 
+# A revision that is its entry's current one: it holds the entry's words, and retention
+# keeps it whatever its age.
+IS_CURRENT = sa.and_(
+    revisions.c.entry_id == entries.c.id, revisions.c.revision == entries.c.revision
+)
+
+
 def current(base: sa.Join | sa.Table) -> sa.Join:
-    """`base` (entries, or what joins them) joined with each entry's current revision,
-    which holds its words."""
-    return base.join(
-        revisions,
-        sa.and_(revisions.c.entry_id == entries.c.id, revisions.c.revision == entries.c.revision),
-    )
+    """`base` (entries, or what joins them) joined with each entry's current revision."""
+    return base.join(revisions, IS_CURRENT)
 
 
 ACTIVE_ENTRIES = (
